@@ -1,0 +1,45 @@
+/* vouch CLI: shared helpers for the subcommand files. Only the CLI prints
+ * and decides exit codes; the work is in libvouch. */
+#ifndef VOUCH_CLI_H
+#define VOUCH_CLI_H
+
+#include <stdio.h>
+
+#include "vouch/error.h"
+#include "vouch/key.h"
+
+/* Exit codes of every program (README, STYLE.md). */
+#define EXIT_OK 0
+#define EXIT_REJECTED 1
+#define EXIT_USAGE 2
+#define EXIT_SYSTEM 3
+
+/* One subcommand: `vouch NAME ...`. argv[0] is NAME. */
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+/* Prints "vouch: <message>" to stderr and returns the exit code for err. */
+int cli_fail(const struct vouch_err *err);
+/* Prints "vouch: <formatted>" and a hint to use --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Secret prompt on the controlling terminal, echo off (vouch_secret_cb). */
+enum vouch_rc cli_secret_prompt(void *ctx, const char *what, int confirm, char *buf, size_t cap,
+				size_t *len, struct vouch_err *err);
+
+/* Fills opts for loading private keys: passphrase file, PKCS#11 module (may
+ * be NULL) and the terminal prompt. */
+void cli_key_opts(struct vouch_key_opts *opts, const char *passphrase_file,
+		  const char *pkcs11_module);
+
+/* Subcommand entry points, one group per file. */
+int cmd_keygen(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+
+#endif
