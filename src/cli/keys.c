@@ -239,7 +239,7 @@ int cmd_keygen(int argc, char **argv)
 	if (vouch_key_type_parse(type_name, &type, &bits, &err) != VOUCH_OK)
 		return cli_usage_error("keygen", "%s", err.msg);
 	if (uri != NULL && strncmp(uri, "pkcs11:", 7) != 0)
-		return cli_usage_error("keygen", "--pkcs11 needs a pkcs11: URI, not '%s'", uri);
+		return cli_usage_error("keygen", "--pkcs11 needs a URI that starts with 'pkcs11:'");
 	if (snprintf(pubpath, sizeof(pubpath), "%s.pub", out) >= (int)sizeof(pubpath))
 		return cli_usage_error("keygen", "--out path too long");
 	if (uri != NULL)

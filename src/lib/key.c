@@ -369,7 +369,8 @@ enum vouch_rc vouch_key_generate_pkcs11(enum vouch_key_type type, unsigned bits,
 	if (rc != VOUCH_OK)
 		return rc;
 	if (strncmp(uri, "pkcs11:", 7) != 0)
-		return vouch_err_set(err, VOUCH_E_USAGE, "'%s' is not a pkcs11: URI", uri);
+		return vouch_err_set(err, VOUCH_E_USAGE,
+				     "a PKCS#11 key location must start with 'pkcs11:'");
 	struct vouch_p11_key *p11 = NULL;
 	EVP_PKEY *pub = NULL;
 	rc = vouch_p11_generate(type, bits, uri, opts, &p11, &pub, err);
