@@ -31,7 +31,8 @@ enum vouch_rc vouch_json_read_file(const char *path, size_t max_len, json_t **ou
 /* Canonical JSON (OLPC, as securesystemslib and TUF sign it): object keys
  * sorted by their UTF-8 bytes, no whitespace, strings with only '"' and '\'
  * escaped (every other byte as is), integers only (reals are rejected with
- * VOUCH_E_FORMAT), true, false, null. Appends to out. */
+ * VOUCH_E_FORMAT), true, false, null. Appends to out; on failure out is
+ * left as it was. */
 enum vouch_rc vouch_canon_encode(json_t *v, struct vouch_buf *out, struct vouch_err *err) VOUCH_WUR;
 
 /* Typed accessors for fields of untrusted objects. They fail with

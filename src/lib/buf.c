@@ -28,6 +28,8 @@ enum vouch_rc vouch_buf_reserve(struct vouch_buf *b, size_t n, struct vouch_err 
 		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory (%zu bytes)", cap);
 	b->data = p;
 	b->cap = cap;
+	/* Keep the promise of buf.h: data is a C string even when empty. */
+	b->data[b->len] = 0;
 	return VOUCH_OK;
 }
 
@@ -99,15 +101,21 @@ enum vouch_rc vouch_file_read(const char *path, size_t max, struct vouch_buf *ou
 	}
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-		rc = vouch_err_set(err, VOUCH_E_LIMIT, "%s: %lld bytes exceeds the limit of %zu",
-				   path, (long long)st.st_size, max);
+		rc = vouch_err_set(err, VOUCH_E_LIMIT,
+				   "%s: %lld bytes exceeds the limit of %zu bytes", path,
+				   (long long)st.st_size, max);
 		goto out;
 	}
 	for (;;) {
-		rc = vouch_buf_reserve(out, 65536, err);
+		rc = vouch_buf_reserve(out, max - out->len < 65536 ? max - out->len + 1 : 65536,
+				       err);
 		if (rc != VOUCH_OK)
 			goto out;
 		size_t room = out->cap - out->len - 1;
+		/* Never read (or grow) past one byte beyond the limit, whatever
+		 * the file claims: enough to tell "too large". */
+		if (max - out->len < room)
+			room = max - out->len + 1;
 		ssize_t n = read(fd, out->data + out->len, room);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -120,8 +128,8 @@ enum vouch_rc vouch_file_read(const char *path, size_t max, struct vouch_buf *ou
 		out->len += (size_t)n;
 		out->data[out->len] = 0;
 		if (out->len > max) {
-			rc = vouch_err_set(err, VOUCH_E_LIMIT, "%s: exceeds the limit of %zu bytes",
-					   path, max);
+			rc = vouch_err_set(err, VOUCH_E_LIMIT,
+					   "%s: more than the limit of %zu bytes", path, max);
 			goto out;
 		}
 	}
@@ -188,13 +196,25 @@ enum vouch_rc vouch_fsync_dir_of(const char *path, struct vouch_err *err)
 enum vouch_rc vouch_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 				      struct vouch_err *err)
 {
+	/* A name unique per process and call, so that two threads writing the
+	 * same file never share a temporary. */
+	static unsigned long counter;
+	unsigned long seq = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
 	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%lu", path, (long)getpid(), seq) >=
+	    (int)sizeof(tmp))
 		return vouch_err_set(err, VOUCH_E_IO, "%s: path too long", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* O_TRUNC: a stale temporary of an earlier run (after a power cut, pids
+	 * repeat) is overwritten; O_NOFOLLOW: never write through a symlink. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return vouch_err_set(err, VOUCH_E_IO, "%s: create: %s", tmp, strerror(errno));
-	enum vouch_rc rc = write_all(fd, data, len, tmp, err);
+	enum vouch_rc rc = VOUCH_OK;
+	/* The file gets exactly mode (a stale temporary kept its old one). */
+	if (fchmod(fd, mode) != 0)
+		rc = vouch_err_set(err, VOUCH_E_IO, "%s: chmod: %s", tmp, strerror(errno));
+	if (rc == VOUCH_OK)
+		rc = write_all(fd, data, len, tmp, err);
 	if (rc == VOUCH_OK && vouch_fault_fsync(fd) != 0)
 		rc = vouch_err_set(err, VOUCH_E_IO, "%s: fsync: %s", tmp, strerror(errno));
 	if (close(fd) != 0 && rc == VOUCH_OK)
@@ -216,8 +236,8 @@ enum vouch_rc vouch_file_write_new(const char *path, const void *data, size_t le
 		return vouch_err_set(err, errno == EEXIST ? VOUCH_E_EXISTS : VOUCH_E_IO,
 				     "%s: cannot create: %s", path, strerror(errno));
 	}
-	/* The umask may have narrowed mode; never widen, but make sure a
-	 * private file is not left more open than asked. */
+	/* The file gets exactly mode, whatever the umask: callers ask for
+	 * 0600 (private keys) or 0644 (public files) deliberately. */
 	if (fchmod(fd, mode) != 0) {
 		int e = errno;
 		close(fd);

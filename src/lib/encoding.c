@@ -39,7 +39,8 @@ enum vouch_rc vouch_hex_decode(const char *hex, size_t hexlen, uint8_t *out, siz
 		int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
 		if (hi < 0 || lo < 0)
 			return vouch_err_set(err, VOUCH_E_FORMAT,
-					     "invalid hex character at offset %zu", i);
+					     "invalid hex character at offset %zu",
+					     hi < 0 ? i : i + 1);
 		out[i / 2] = (uint8_t)(hi << 4 | lo);
 	}
 	if (outlen != NULL)
@@ -61,6 +62,17 @@ enum vouch_rc vouch_base64_encode(const uint8_t *in, size_t n, char **out, struc
 	return VOUCH_OK;
 }
 
+static int b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : 63;
+}
+
 enum vouch_rc vouch_base64_decode(const char *in, size_t n, uint8_t **out, size_t *outlen,
 				  struct vouch_err *err)
 {
@@ -77,6 +89,17 @@ enum vouch_rc vouch_base64_decode(const char *in, size_t n, uint8_t **out, size_
 		if (!ok)
 			return vouch_err_set(err, VOUCH_E_FORMAT,
 					     "invalid base64 character at offset %zu", i);
+	}
+	/* One encoding per byte string: the bits the padding leaves unused
+	 * must be zero ("QQ==" is "A"; "QR==" is refused), so that two
+	 * different strings never decode to the same bytes. */
+	if (n >= 4 && in[n - 1] == '=') {
+		int two = in[n - 2] == '=';
+		char last = two ? in[n - 3] : in[n - 2];
+		if (b64val(last) & (two ? 0x0f : 0x03))
+			return vouch_err_set(
+			    err, VOUCH_E_FORMAT,
+			    "non-canonical base64 (unused bits set before padding)");
 	}
 	uint8_t *p = malloc(n / 4 * 3 + 1);
 	if (p == NULL)

@@ -12,6 +12,7 @@ struct vouch_hasher {
 	EVP_MD_CTX *c256;
 	EVP_MD_CTX *c512;
 	uint64_t length;
+	int finished;
 };
 
 void vouch_hasher_free(struct vouch_hasher *h)
@@ -51,6 +52,8 @@ fail:
 enum vouch_rc vouch_hasher_update(struct vouch_hasher *h, const void *p, size_t n,
 				  struct vouch_err *err)
 {
+	if (h->finished)
+		return vouch_err_set(err, VOUCH_E_INTERNAL, "hash already finished");
 	if (h->c256 != NULL && !EVP_DigestUpdate(h->c256, p, n))
 		return vouch_err_openssl(err, VOUCH_E_CRYPTO, "sha256 update failed");
 	if (h->c512 != NULL && !EVP_DigestUpdate(h->c512, p, n))
@@ -63,6 +66,9 @@ enum vouch_rc vouch_hasher_final(struct vouch_hasher *h, struct vouch_digests *o
 				 struct vouch_err *err)
 {
 	memset(out, 0, sizeof(*out));
+	if (h->finished)
+		return vouch_err_set(err, VOUCH_E_INTERNAL, "hash already finished");
+	h->finished = 1;
 	out->algs = h->algs;
 	out->length = h->length;
 	if (h->c256 != NULL && !EVP_DigestFinal_ex(h->c256, out->sha256, NULL))

@@ -4,8 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Depth counts containers: a scalar inside 64 nested arrays is at depth 64,
+ * the same as the innermost array. */
 static int depth_ok(json_t *v, int depth)
 {
+	if (!json_is_object(v) && !json_is_array(v))
+		return 1;
 	if (depth > VOUCH_JSON_MAX_DEPTH)
 		return 0;
 	if (json_is_object(v)) {
@@ -15,7 +19,7 @@ static int depth_ok(json_t *v, int depth)
 			if (!depth_ok(c, depth + 1))
 				return 0;
 		}
-	} else if (json_is_array(v)) {
+	} else {
 		size_t i;
 		json_t *c;
 		json_array_foreach (v, i, c) {
@@ -26,8 +30,10 @@ static int depth_ok(json_t *v, int depth)
 	return 1;
 }
 
-/* jansson's own parser stops at 2048 levels; refuse far less before it
- * recurses, by scanning the bracket depth outside strings first. */
+/* jansson's own parser recurses up to 2048 levels; refuse far less before
+ * it starts, by scanning the bracket depth outside strings first. For a
+ * well-formed document this depth is exact; a malformed one is rejected
+ * either here or by the parser. */
 static int raw_depth_ok(const char *p, size_t len)
 {
 	int depth = 0, in_str = 0, esc = 0;
@@ -45,12 +51,23 @@ static int raw_depth_ok(const char *p, size_t len)
 		if (c == '"')
 			in_str = 1;
 		else if (c == '{' || c == '[') {
-			if (++depth > VOUCH_JSON_MAX_DEPTH + 1)
+			if (++depth > VOUCH_JSON_MAX_DEPTH)
 				return 0;
 		} else if (c == '}' || c == ']')
 			depth--;
 	}
 	return 1;
+}
+
+/* jansson quotes the offending input in its messages; keep terminal control
+ * sequences and invalid UTF-8 of untrusted input out of ours. */
+static void sanitize(char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c >= 0x7f)
+			*s = '?';
+	}
 }
 
 enum vouch_rc vouch_json_parse(const void *data, size_t len, size_t max_len, json_t **out,
@@ -65,9 +82,11 @@ enum vouch_rc vouch_json_parse(const void *data, size_t len, size_t max_len, jso
 				     VOUCH_JSON_MAX_DEPTH);
 	json_error_t je;
 	json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-	if (v == NULL)
+	if (v == NULL) {
+		sanitize(je.text);
 		return vouch_err_set(err, VOUCH_E_FORMAT, "malformed JSON at line %d column %d: %s",
 				     je.line, je.column, je.text);
+	}
 	if (!depth_ok(v, 1)) {
 		json_decref(v);
 		return vouch_err_set(err, VOUCH_E_FORMAT, "JSON nested deeper than %d levels",
@@ -111,40 +130,68 @@ static enum vouch_rc canon_string(const char *s, size_t n, struct vouch_buf *out
 	return rc;
 }
 
-static int key_cmp(const void *a, const void *b)
+struct member {
+	const char *key;
+	size_t keylen;
+	json_t *value;
+};
+
+/* Keys sorted by their UTF-8 bytes, as unsigned bytes; a key that is a
+ * prefix of another sorts first. Keys may hold NUL (jansson keeps their
+ * length), so compare by length, not as C strings. */
+static int member_cmp(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	const struct member *x = a, *y = b;
+	size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+	int c = n ? memcmp(x->key, y->key, n) : 0;
+	if (c != 0)
+		return c;
+	return (x->keylen > y->keylen) - (x->keylen < y->keylen);
 }
 
 static enum vouch_rc canon(json_t *v, struct vouch_buf *out, int depth, struct vouch_err *err)
 {
 	enum vouch_rc rc = VOUCH_OK;
-	if (depth > VOUCH_JSON_MAX_DEPTH)
-		return vouch_err_set(err, VOUCH_E_FORMAT, "JSON nested too deeply to canonicalise");
+	if ((json_is_object(v) || json_is_array(v)) && depth > VOUCH_JSON_MAX_DEPTH)
+		return vouch_err_set(err, VOUCH_E_FORMAT,
+				     "JSON nested deeper than %d levels cannot be canonicalised",
+				     VOUCH_JSON_MAX_DEPTH);
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
 		size_t n = json_object_size(v);
-		const char **keys = n ? calloc(n, sizeof(*keys)) : NULL;
-		if (n && keys == NULL)
-			return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+		struct member *m = NULL;
+		if (n > 0) {
+			m = calloc(n, sizeof(*m));
+			if (m == NULL)
+				return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+		}
 		size_t i = 0;
 		const char *k;
+		size_t klen;
 		json_t *c;
-		json_object_foreach (v, k, c)
-			keys[i++] = k;
-		qsort(keys, n, sizeof(*keys), key_cmp);
+		json_object_keylen_foreach(v, k, klen, c)
+		{
+			if (i == n)
+				break;
+			m[i].key = k;
+			m[i].keylen = klen;
+			m[i].value = c;
+			i++;
+		}
+		if (n > 1)
+			qsort(m, n, sizeof(*m), member_cmp);
 		rc = vouch_buf_append(out, "{", 1, err);
 		for (i = 0; i < n && rc == VOUCH_OK; i++) {
 			if (i > 0)
 				rc = vouch_buf_append(out, ",", 1, err);
 			if (rc == VOUCH_OK)
-				rc = canon_string(keys[i], strlen(keys[i]), out, err);
+				rc = canon_string(m[i].key, m[i].keylen, out, err);
 			if (rc == VOUCH_OK)
 				rc = vouch_buf_append(out, ":", 1, err);
 			if (rc == VOUCH_OK)
-				rc = canon(json_object_get(v, keys[i]), out, depth + 1, err);
+				rc = canon(m[i].value, out, depth + 1, err);
 		}
-		free(keys);
+		free(m);
 		if (rc == VOUCH_OK)
 			rc = vouch_buf_append(out, "}", 1, err);
 		return rc;
@@ -180,7 +227,16 @@ static enum vouch_rc canon(json_t *v, struct vouch_buf *out, int depth, struct v
 
 enum vouch_rc vouch_canon_encode(json_t *v, struct vouch_buf *out, struct vouch_err *err)
 {
-	return canon(v, out, 1, err);
+	if (v == NULL)
+		return vouch_err_set(err, VOUCH_E_INTERNAL, "no JSON value to canonicalise");
+	size_t start = out->len;
+	enum vouch_rc rc = canon(v, out, 1, err);
+	if (rc != VOUCH_OK && out->data != NULL) {
+		/* Leave out as it was: no half document is ever signed. */
+		out->len = start;
+		out->data[start] = 0;
+	}
+	return rc;
 }
 
 static enum vouch_rc get_typed(const json_t *obj, const char *key, json_type type,

@@ -1,8 +1,8 @@
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <string.h>
 
 #include "vouch/buf.h"
@@ -59,10 +59,10 @@ static void test_long_message_truncates(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set_and_prefix),
-		cmocka_unit_test(test_exit_codes),
-		cmocka_unit_test(test_null_err_is_safe),
-		cmocka_unit_test(test_long_message_truncates),
+	    cmocka_unit_test(test_set_and_prefix),
+	    cmocka_unit_test(test_exit_codes),
+	    cmocka_unit_test(test_null_err_is_safe),
+	    cmocka_unit_test(test_long_message_truncates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
