@@ -41,8 +41,8 @@ static const char keygen_help[] =
     "  --no-passphrase       write the private key unencrypted\n"
     "  --pkcs11 URI          generate in a PKCS#11 token, e.g.\n"
     "                        'pkcs11:token=vouch;object=release?pin-source=file:pin'\n"
-    "  --pkcs11-module SO    PKCS#11 module (default: $VOUCH_PKCS11_MODULE, else\n"
-    "                        p11-kit's configured modules)\n"
+    "  --pkcs11-module SO    PKCS#11 module (default: $VOUCH_PKCS11_MODULE, else the\n"
+    "                        URI's module-path, else p11-kit's configured modules)\n"
     "  --log PATH            key usage log (default: $VOUCH_KEY_LOG, else\n"
     "                        $XDG_STATE_HOME/vouch/key-usage.log)\n"
     "  -h, --help            show this help\n"
@@ -50,7 +50,8 @@ static const char keygen_help[] =
     "Without --passphrase-file or --no-passphrase the passphrase is asked twice on\n"
     "the terminal. A passphrase is never taken from the command line.\n"
     "\n"
-    "Exit codes: 0 ok, 2 usage error (also: no terminal to ask on),\n"
+    "Exit codes: 0 ok, 1 refused (wrong or locked PIN, passphrase too long),\n"
+    "2 usage error (also: no terminal to ask on, key type the token cannot make),\n"
     "3 system or I/O error (also: PATH or PATH.pub exists, token failure).\n";
 
 static const char key_help[] =
@@ -69,8 +70,8 @@ static const char key_help[] =
     "Options:\n"
     "  -h, --help       show this help\n"
     "\n"
-    "Exit codes: 0 ok, 1 malformed or unsupported key file, 2 usage error,\n"
-    "3 system or I/O error.\n";
+    "Exit codes: 0 ok, 1 malformed or unsafe key file, 2 usage error (also: a key\n"
+    "type or size vouch does not support), 3 system or I/O error.\n";
 
 /* Appends n bytes of s to out (cap bytes, NUL-terminated), truncating. */
 static void put(char *out, size_t cap, size_t *o, const char *s, size_t n)

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -93,10 +94,76 @@ static char *dup_str(const char *s)
 	return p;
 }
 
+/* The canonical encodings (y, sign bit clear) of the eight points of small
+ * order on edwards25519: y = 0, 1, p-1 and the two y of the points of order
+ * 8. A public key among them verifies forged signatures: with A = (0, 1),
+ * R = A and S = 0 pass for every message, and OpenSSL (like RFC 8032's
+ * cofactorless check) does not refuse such keys itself. */
+static const uint8_t ed25519_small_order[][ED25519_RAW_LEN] = {
+    {0},
+    {1},
+    {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+     0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+     0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+    {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b,
+     0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39,
+     0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+};
+
+/* Refuses ed25519 public keys that are of small order (see above) or not
+ * canonically encoded (y >= p: the same point as y - p, so one key would
+ * have two encodings and two key ids). */
+static enum vouch_rc check_ed25519_point(const uint8_t raw[ED25519_RAW_LEN], struct vouch_err *err)
+{
+	uint8_t y[ED25519_RAW_LEN];
+	memcpy(y, raw, sizeof(y));
+	y[ED25519_RAW_LEN - 1] &= 0x7f; /* the sign of x */
+	int ge_p = y[0] >= 0xed && y[ED25519_RAW_LEN - 1] == 0x7f;
+	for (size_t i = 1; ge_p && i < ED25519_RAW_LEN - 1; i++)
+		ge_p = y[i] == 0xff;
+	if (ge_p)
+		return vouch_err_set(err, VOUCH_E_FORMAT,
+				     "ed25519 public key is not canonically encoded");
+	for (size_t i = 0; i < sizeof(ed25519_small_order) / sizeof(ed25519_small_order[0]); i++)
+		if (memcmp(y, ed25519_small_order[i], sizeof(y)) == 0)
+			return vouch_err_set(err, VOUCH_E_FORMAT,
+					     "ed25519 public key is a point of small order (it "
+					     "would accept forged signatures)");
+	return VOUCH_OK;
+}
+
+/* An RSA public exponent must be odd and greater than 1: e = 1 makes every
+ * padded message its own signature, an even e is no RSA key. */
+static enum vouch_rc check_rsa_exponent(EVP_PKEY *pkey, struct vouch_err *err)
+{
+	BIGNUM *e = NULL;
+	if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1 || e == NULL) {
+		ERR_clear_error();
+		return vouch_err_set(err, VOUCH_E_FORMAT, "RSA key without a public exponent");
+	}
+	int ok = BN_is_odd(e) && !BN_is_one(e);
+	BN_free(e);
+	if (!ok)
+		return vouch_err_set(err, VOUCH_E_FORMAT,
+				     "RSA key with a public exponent that is 1 or even");
+	return VOUCH_OK;
+}
+
 /* Which vouch type an OpenSSL key is, refusing anything else. */
 static enum vouch_rc classify(EVP_PKEY *pkey, enum vouch_key_type *type, struct vouch_err *err)
 {
 	if (EVP_PKEY_is_a(pkey, "ED25519")) {
+		uint8_t raw[ED25519_RAW_LEN];
+		size_t rawlen = sizeof(raw);
+		if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 || rawlen != sizeof(raw))
+			return vouch_err_openssl(err, VOUCH_E_FORMAT,
+						 "cannot read the ed25519 public key");
+		enum vouch_rc rc = check_ed25519_point(raw, err);
+		if (rc != VOUCH_OK)
+			return rc;
 		*type = VOUCH_KEY_ED25519;
 		return VOUCH_OK;
 	}
@@ -133,6 +200,9 @@ static enum vouch_rc classify(EVP_PKEY *pkey, enum vouch_key_type *type, struct 
 			return vouch_err_set(err, VOUCH_E_UNSUPPORTED,
 					     "RSA key of %d bits; %d to %d bits are supported",
 					     bits, RSA_MIN_BITS, RSA_MAX_BITS);
+		enum vouch_rc rc = check_rsa_exponent(pkey, err);
+		if (rc != VOUCH_OK)
+			return rc;
 		*type = VOUCH_KEY_RSA;
 		return VOUCH_OK;
 	}
@@ -924,6 +994,15 @@ int vouch_key_has_private(const struct vouch_key *key)
 	return key->has_private;
 }
 
+int vouch_key_same_public(const struct vouch_key *a, const struct vouch_key *b)
+{
+	if (a == NULL || b == NULL || a->pkey == NULL || b->pkey == NULL || a->type != b->type)
+		return 0;
+	int eq = EVP_PKEY_eq(a->pkey, b->pkey) == 1;
+	ERR_clear_error();
+	return eq;
+}
+
 /* Sets RSA-PSS with MGF1-SHA256 and the given salt length on a digest
  * sign/verify context. */
 static int set_pss(EVP_PKEY_CTX *pctx, int saltlen)
@@ -964,6 +1043,16 @@ enum vouch_rc vouch_key_sign(const struct vouch_key *key, const void *msg, size_
 	}
 	if (EVP_DigestSign(ctx, buf, &n, msg, len) != 1) {
 		rc = vouch_err_openssl(err, VOUCH_E_CRYPTO, "cannot sign with key %s", key->id);
+		goto out;
+	}
+	/* A key file can pair a private key with another public key (an EC
+	 * PKCS#8 carries both), and the key id names the public one: check
+	 * the signature with it before anyone sees it, as p11.c does. */
+	if (vouch_key_verify(key, msg, len, buf, n, NULL) != VOUCH_OK) {
+		rc = vouch_err_set(err, VOUCH_E_CRYPTO,
+				   "key %s made a signature that its public key does not verify "
+				   "(the private and public halves of the key do not match)",
+				   key->id);
 		goto out;
 	}
 	*sig = buf;

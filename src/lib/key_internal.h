@@ -27,6 +27,12 @@
 enum vouch_rc vouch_key_from_evp(EVP_PKEY *pkey, int is_private, const char *location,
 				 struct vouch_key **out, struct vouch_err *err) VOUCH_WUR;
 
+/* 1 when a and b hold the same public key, else 0. TUF key ids are over
+ * the key's spelling (keytype "ecdsa" or "ecdsa-sha2-nistp256", a PEM with
+ * or without its final newline), so one key can have several ids: a
+ * threshold counts distinct keys with this, not with their ids. */
+int vouch_key_same_public(const struct vouch_key *a, const struct vouch_key *b);
+
 /* Reads the first line of a passphrase file (without its line ending)
  * into buf (NUL-terminated, at most cap-1 bytes). An empty passphrase is
  * VOUCH_E_USAGE. On failure buf is wiped. */

@@ -98,6 +98,18 @@ static void printable_bytes(const void *src, size_t srclen, char *dst, size_t ca
 	dst[n] = 0;
 }
 
+/* Frees a parsed URI after wiping p11-kit's copy of any pin-value (p11-kit
+ * frees it without clearing). */
+static void uri_free_wiped(P11KitUri *uri)
+{
+	if (uri == NULL)
+		return;
+	const char *pin = p11_kit_uri_get_pin_value(uri);
+	if (pin != NULL)
+		OPENSSL_cleanse((void *)(uintptr_t)pin, strlen(pin));
+	p11_kit_uri_free(uri);
+}
+
 static void modules_release(struct p11_modules *m)
 {
 	if (m->list != NULL)
@@ -468,10 +480,13 @@ static enum vouch_rc p11_open(const char *uri_str, const struct vouch_key_opts *
 		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 	r = p11_kit_uri_parse(uri_str, P11_KIT_URI_FOR_ANY, loc);
 	if (r == P11_KIT_URI_OK) {
+		const char *pin = p11_kit_uri_get_pin_value(loc);
+		if (pin != NULL)
+			OPENSSL_cleanse((void *)(uintptr_t)pin, strlen(pin));
 		p11_kit_uri_set_pin_value(loc, NULL);
 		r = p11_kit_uri_format(loc, P11_KIT_URI_FOR_ANY, &text);
 	}
-	p11_kit_uri_free(loc);
+	uri_free_wiped(loc);
 	if (r != P11_KIT_URI_OK || text == NULL || strstr(text, "?pin-value=") != NULL ||
 	    strstr(text, "&pin-value=") != NULL) {
 		free(text);
@@ -590,7 +605,7 @@ static enum vouch_rc find_objects(struct vouch_p11_key *k, CK_ATTRIBUTE *tmpl, C
 static enum vouch_rc mech_supported(struct vouch_p11_key *k, CK_MECHANISM_TYPE mech, int *yes,
 				    struct vouch_err *err)
 {
-	CK_ULONG n = 0;
+	CK_ULONG n = 0, cap = 0;
 	CK_MECHANISM_TYPE *list = NULL;
 	CK_RV rv = k->fn->C_GetMechanismList(k->slot, NULL, &n);
 
@@ -605,10 +620,18 @@ static enum vouch_rc mech_supported(struct vouch_p11_key *k, CK_MECHANISM_TYPE m
 	list = calloc(n, sizeof(*list));
 	if (list == NULL)
 		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+	cap = n;
 	rv = k->fn->C_GetMechanismList(k->slot, list, &n);
 	if (rv != CKR_OK) {
 		free(list);
 		return ck_fail(err, "C_GetMechanismList", rv);
+	}
+	/* A module that reports more than fits did not write them all: never
+	 * read past what we allocated. */
+	if (n > cap) {
+		free(list);
+		return vouch_err_set(err, VOUCH_E_FORMAT,
+				     "PKCS#11 module returned more mechanisms than it announced");
 	}
 	for (CK_ULONG i = 0; i < n; i++)
 		if (list[i] == mech)
@@ -1076,8 +1099,7 @@ enum vouch_rc vouch_p11_open_key(const char *uri_str, const struct vouch_key_opt
 	k = NULL;
 out:
 	key_free(k);
-	if (uri != NULL)
-		p11_kit_uri_free(uri);
+	uri_free_wiped(uri);
 	return rc;
 }
 
@@ -1288,8 +1310,7 @@ out:
 	}
 	OPENSSL_cleanse(rand_id, sizeof(rand_id));
 	key_free(k);
-	if (uri != NULL)
-		p11_kit_uri_free(uri);
+	uri_free_wiped(uri);
 	return rc;
 }
 
@@ -1411,6 +1432,26 @@ enum vouch_rc vouch_p11_sign(struct vouch_p11_key *k, enum vouch_key_type type, 
 	}
 	if (rawlen == 0 || rawlen > sizeof(raw))
 		return vouch_err_set(err, VOUCH_E_CRYPTO, "token returned a bad signature length");
+	if (type == VOUCH_KEY_RSA) {
+		/* TUF's (and vouch's verify's) RSA signature is exactly as long
+		 * as the modulus; a token that drops leading zero bytes gets
+		 * them back, anything longer is refused. */
+		int modlen = EVP_PKEY_get_size(k->pub);
+		if (modlen <= 0 || (size_t)modlen > sizeof(raw) || rawlen > (CK_ULONG)modlen)
+			return vouch_err_set(err, VOUCH_E_CRYPTO,
+					     "token returned a %lu-byte RSA signature",
+					     (unsigned long)rawlen);
+		if (rawlen < (CK_ULONG)modlen) {
+			size_t pad = (size_t)modlen - rawlen;
+			memmove(raw + pad, raw, rawlen);
+			memset(raw, 0, pad);
+			rawlen = (CK_ULONG)modlen;
+		}
+	} else if (type == VOUCH_KEY_ED25519 && rawlen != 64) {
+		return vouch_err_set(err, VOUCH_E_CRYPTO,
+				     "token returned a %lu-byte Ed25519 signature",
+				     (unsigned long)rawlen);
+	}
 	if (type == VOUCH_KEY_ECDSA_P256) {
 		rc = ecdsa_raw_to_der(raw, rawlen, sig, siglen, err);
 	} else {

@@ -530,3 +530,87 @@ def test_private_key_mode_ignores_a_loose_umask(vouch, tmp_path):
     assert p.returncode == 0, p.stderr
     assert stat.S_IMODE(k.stat().st_mode) == 0o600
     assert stat.S_IMODE(pathlib.Path(f"{k}.pub").stat().st_mode) == 0o644
+
+
+# ---- review: help text true to the exit codes, keys that accept forgeries ---
+
+def _exit_codes(help_text):
+    """The 'Exit codes:' paragraph of a --help text as {code: description}."""
+    para = help_text.split("Exit codes:", 1)[1].split("\n\n", 1)[0]
+    para = " ".join(para.split())
+    codes, cur = {}, None
+    for part in para.replace(".", ",").split(","):
+        part = part.strip()
+        if part[:1].isdigit():
+            cur = int(part[0])
+            codes[cur] = part[1:].strip()
+        elif cur is not None and part:
+            codes[cur] += ", " + part
+    return codes
+
+
+def test_help_exit_codes_match_behaviour(tmp_path, vouch):
+    key_codes = _exit_codes(vouch("key", "--help", check=0).stdout)
+    # An unsupported key type exits 2 (test_key_rejects_bad_files): the help says so.
+    unsupported = tmp_path / "dsa.json"
+    unsupported.write_text(json.dumps({"keytype": "dsa", "scheme": "dsa-sha256",
+                                       "keyval": {"public": "x"}}))
+    vouch("key", "id", unsupported, check=2)
+    assert "support" in key_codes[2] and "support" not in key_codes[1]
+    keygen_codes = _exit_codes(vouch("keygen", "--help", check=0).stdout)
+    # A passphrase over the limit is refused with 1 (so is a wrong PIN).
+    pf = tmp_path / "long"
+    pf.write_text("x" * 2000 + "\n")
+    vouch("keygen", "--out", tmp_path / "k", "--passphrase-file", pf, check=1)
+    assert "passphrase" in keygen_codes[1] and "PIN" in keygen_codes[1]
+    assert set(keygen_codes) == {0, 1, 2, 3} and set(key_codes) == {0, 1, 2, 3}
+    # The module is looked for where p11.c looks, in that order.
+    text = " ".join(vouch("keygen", "--help", check=0).stdout.split())
+    assert text.index("$VOUCH_PKCS11_MODULE") < text.index("module-path") < text.index(
+        "p11-kit's configured modules")
+
+
+def _ed25519_pem(raw):
+    return ("-----BEGIN PUBLIC KEY-----\n"
+            + base64.b64encode(SPKI_ED25519_PREFIX + raw).decode() + "\n"
+            + "-----END PUBLIC KEY-----\n")
+
+
+def test_small_order_ed25519_key_cannot_verify_forgery(tmp_path, vouch):
+    # The identity point as an ed25519 key: OpenSSL accepts R = identity,
+    # S = 0 as its signature of any message. vouch refuses the key.
+    ident = bytes([1]) + bytes(31)
+    (tmp_path / "id.pub").write_text(_ed25519_pem(ident))
+    f = tmp_path / "release.bin"
+    f.write_bytes(b"malicious payload")
+    vouch("keygen", "--out", tmp_path / "k", "--no-passphrase", check=0)
+    vouch("sign", "--key", tmp_path / "k", f, check=0)
+    sig = pathlib.Path(str(f) + ".sig")
+    doc = json.loads(sig.read_text())
+    tuf = {"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": ident.hex()}}
+    keyid = hashlib.sha256(canonical(tuf)).hexdigest()
+    doc["signatures"] = [{"keyid": keyid, "sig": "01" + "00" * 63}]
+    sig.write_text(json.dumps(doc))
+    p = vouch("verify", "--key", tmp_path / "id.pub", f, check=1)
+    assert "small order" in p.stderr
+    assert "OK" not in p.stdout
+    (tmp_path / "id.json").write_text(json.dumps(tuf))
+    p = vouch("key", "id", tmp_path / "id.json", check=1)
+    assert "small order" in p.stderr and p.stdout == ""
+    # y >= p: another spelling of a point, refused rather than given a second id.
+    noncanon = bytes([0xee]) + b"\xff" * 30 + b"\x7f"
+    (tmp_path / "nc.pub").write_text(_ed25519_pem(noncanon))
+    p = vouch("key", "id", tmp_path / "nc.pub", check=1)
+    assert "not canonically encoded" in p.stderr
+
+
+def test_pem_file_spellings_have_one_key_id(tmp_path, vouch):
+    # A .pub file written by another tool may lack the final newline or use
+    # CRLF: the key is re-encoded, so its id does not change.
+    vouch("keygen", "--type", "ecdsa", "--out", tmp_path / "k", "--no-passphrase", check=0)
+    pem = (tmp_path / "k.pub").read_text()
+    want = vouch("key", "id", tmp_path / "k.pub", check=0).stdout
+    (tmp_path / "nonl.pub").write_text(pem.rstrip("\n"))
+    (tmp_path / "crlf.pub").write_bytes(pem.replace("\n", "\r\n").encode())
+    for name in ("nonl.pub", "crlf.pub"):
+        assert vouch("key", "id", tmp_path / name, check=0).stdout == want

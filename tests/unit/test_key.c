@@ -10,9 +10,11 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -918,6 +920,366 @@ static void test_load_public(void **state)
 	assert_null(k);
 }
 
+/* ---- review: keys that verify forgeries, non-canonical signatures ------ */
+
+/* ed25519 public keys that are points of small order (y = 0, 1, p-1 and
+ * the two y of order 8, with either sign of x), and y >= p. */
+static const char *const ed25519_bad_points[] = {
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "0100000000000000000000000000000000000000000000000000000000000080",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "efffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+};
+
+static void test_ed25519_small_order_keys(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	uint8_t raw[32];
+	size_t rawlen = 0;
+
+	/* Why it matters: OpenSSL takes the identity point as a key, and then
+	 * R = identity, S = 0 is a valid signature of every message. */
+	unhex(ed25519_bad_points[1], raw, sizeof(raw), &rawlen);
+	EVP_PKEY *id = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, rawlen);
+	assert_non_null(id);
+	uint8_t forged[64] = {1};
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, id), 1);
+	assert_int_equal(EVP_DigestVerify(ctx, forged, 64, (const uint8_t *)"any", 3), 1);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(id);
+
+	for (size_t i = 0; i < sizeof(ed25519_bad_points) / sizeof(ed25519_bad_points[0]); i++) {
+		struct vouch_key *k = NULL;
+		const char *want = i < 10 ? "small order" : "not canonically encoded";
+		/* As a TUF key. */
+		json_t *o = tuf_key("ed25519", "ed25519", ed25519_bad_points[i]);
+		vouch_err_clear(&err);
+		enum vouch_rc rc = vouch_key_from_tuf(o, &k, &err);
+		json_decref(o);
+		if (rc != VOUCH_E_FORMAT || strstr(err.msg, want) == NULL)
+			fail_msg("point %zu as TUF key: rc %d, '%s'", i, rc, err.msg);
+		assert_null(k);
+		/* As an OpenSSL key, and as a PEM public key file. */
+		unhex(ed25519_bad_points[i], raw, sizeof(raw), &rawlen);
+		EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, rawlen);
+		assert_non_null(p);
+		assert_int_equal(vouch_key_from_evp(p, 0, NULL, &k, &err), VOUCH_E_FORMAT);
+		assert_non_null(strstr(err.msg, want));
+		char *pem = pem_of(p);
+		char *path = path_in_tmp("small-order.pub");
+		write_file(path, pem, strlen(pem));
+		assert_int_equal(vouch_key_load_public(path, &k, &err), VOUCH_E_FORMAT);
+		assert_non_null(strstr(err.msg, want));
+		assert_null(k);
+		free(pem);
+		EVP_PKEY_free(p);
+	}
+	/* Ordinary keys with either sign of x still load. */
+	int seen[2] = {0, 0};
+	for (int tries = 0; tries < 64 && !(seen[0] && seen[1]); tries++) {
+		struct vouch_key *k = NULL;
+		json_t *o = NULL;
+		assert_int_equal(vouch_key_generate(VOUCH_KEY_ED25519, 0, &k, &err), VOUCH_OK);
+		assert_int_equal(vouch_key_to_tuf(k, &o, &err), VOUCH_OK);
+		const char *hex =
+		    json_string_value(json_object_get(json_object_get(o, "keyval"), "public"));
+		seen[strchr("89abcdef", hex[62]) != NULL] = 1;
+		struct vouch_key *back = NULL;
+		assert_int_equal(vouch_key_from_tuf(o, &back, &err), VOUCH_OK);
+		assert_string_equal(vouch_key_id(back), vouch_key_id(k));
+		vouch_key_free(back);
+		vouch_key_free(k);
+		json_decref(o);
+	}
+	assert_true(seen[0] && seen[1]);
+}
+
+/* S + L is the same S modulo L: RFC 8032 says to reject S >= L. */
+static void test_ed25519_noncanonical_s(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	static const uint8_t L[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+				      0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+				      0,    0,	  0,	0,    0,    0,	  0,	0,
+				      0,    0,	  0,	0,    0,    0,	  0,	0x10};
+	uint8_t *sig = NULL;
+	size_t siglen = 0;
+	assert_int_equal(vouch_key_sign(g_ed, "m", 1, &sig, &siglen, &err), VOUCH_OK);
+	assert_int_equal(siglen, 64);
+	unsigned carry = 0;
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v = sig[32 + i] + L[i] + carry;
+		sig[32 + i] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	assert_int_equal(carry, 0);
+	assert_int_equal(vouch_key_verify(g_ed, "m", 1, sig, siglen, &err), VOUCH_E_VERIFY);
+	free(sig);
+}
+
+/* Appends a DER INTEGER of the big-endian magnitude v (pad: extra 0x00s). */
+static size_t der_int(uint8_t *out, const uint8_t *v, size_t n, size_t pad)
+{
+	size_t o = 0;
+	while (n > 1 && v[0] == 0) {
+		v++;
+		n--;
+	}
+	size_t zero = (v[0] & 0x80) ? 1 : 0;
+	out[o++] = 0x02;
+	out[o++] = (uint8_t)(n + zero + pad);
+	for (size_t i = 0; i < zero + pad; i++)
+		out[o++] = 0;
+	memcpy(out + o, v, n);
+	return o + n;
+}
+
+/* SEQUENCE { r, s } with the given length form. */
+static size_t der_sig(uint8_t *out, const uint8_t *r, const uint8_t *s, size_t rpad, int long_form)
+{
+	uint8_t body[80];
+	size_t b = der_int(body, r, 32, rpad);
+	b += der_int(body + b, s, 32, 0);
+	size_t o = 0;
+	out[o++] = 0x30;
+	if (long_form)
+		out[o++] = 0x81;
+	out[o++] = (uint8_t)b;
+	memcpy(out + o, body, b);
+	return o + b;
+}
+
+static void test_ecdsa_encodings(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	static const char msg[] = "ecdsa encodings";
+	uint8_t *sig = NULL;
+	size_t siglen = 0;
+	assert_int_equal(vouch_key_sign(g_ec, msg, sizeof(msg) - 1, &sig, &siglen, &err), VOUCH_OK);
+	const unsigned char *p = sig;
+	ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
+	assert_non_null(es);
+	uint8_t r[32], s[32], zero[32] = {0}, buf[96];
+	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), r, 32), 32);
+	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), s, 32), 32);
+
+	/* Rebuilt in DER: the same bytes, and valid. */
+	size_t n = der_sig(buf, r, s, 0, 0);
+	assert_int_equal(n, siglen);
+	assert_memory_equal(buf, sig, n);
+	assert_int_equal(vouch_key_verify(g_ec, msg, sizeof(msg) - 1, buf, n, &err), VOUCH_OK);
+	/* BER, not DER: long-form length, a padded INTEGER, indefinite length. */
+	n = der_sig(buf, r, s, 0, 1);
+	assert_int_equal(vouch_key_verify(g_ec, msg, sizeof(msg) - 1, buf, n, &err),
+			 VOUCH_E_VERIFY);
+	n = der_sig(buf, r, s, 1, 0);
+	assert_int_equal(vouch_key_verify(g_ec, msg, sizeof(msg) - 1, buf, n, &err),
+			 VOUCH_E_VERIFY);
+	n = der_sig(buf + 1, r, s, 0, 0);
+	buf[0] = 0x30;
+	buf[1] = 0x80;
+	buf[n] = 0;
+	buf[n + 1] = 0;
+	assert_int_equal(vouch_key_verify(g_ec, msg, sizeof(msg) - 1, buf, n + 2, &err),
+			 VOUCH_E_VERIFY);
+	/* Raw r||s (as PKCS#11 gives it) is not TUF's encoding. */
+	memcpy(buf, r, 32);
+	memcpy(buf + 32, s, 32);
+	assert_int_equal(vouch_key_verify(g_ec, msg, sizeof(msg) - 1, buf, 64, &err),
+			 VOUCH_E_VERIFY);
+	/* r = 0 or s = 0. */
+	n = der_sig(buf, zero, s, 0, 0);
+	assert_int_equal(vouch_key_verify(g_ec, msg, sizeof(msg) - 1, buf, n, &err),
+			 VOUCH_E_VERIFY);
+	n = der_sig(buf, r, zero, 0, 0);
+	assert_int_equal(vouch_key_verify(g_ec, msg, sizeof(msg) - 1, buf, n, &err),
+			 VOUCH_E_VERIFY);
+	/* s -> n - s is the other valid signature of the same message: ECDSA
+	 * is malleable and TUF accepts it (signatures are not identifiers). */
+	BIGNUM *order = NULL, *ns = BN_new();
+	EVP_PKEY *pk = NULL;
+	{
+		char *pem = NULL;
+		assert_int_equal(vouch_key_public_pem(g_ec, &pem, &err), VOUCH_OK);
+		BIO *bio = BIO_new_mem_buf(pem, -1);
+		pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		free(pem);
+	}
+	assert_non_null(pk);
+	assert_int_equal(EVP_PKEY_get_bn_param(pk, "order", &order), 1);
+	assert_int_equal(BN_sub(ns, order, ECDSA_SIG_get0_s(es)), 1);
+	uint8_t s2[32];
+	assert_int_equal(BN_bn2binpad(ns, s2, 32), 32);
+	n = der_sig(buf, r, s2, 0, 0);
+	assert_int_equal(vouch_key_verify(g_ec, msg, sizeof(msg) - 1, buf, n, &err), VOUCH_OK);
+	BN_free(order);
+	BN_free(ns);
+	EVP_PKEY_free(pk);
+	ECDSA_SIG_free(es);
+	free(sig);
+}
+
+/* An RSA public key with the modulus of a real key and exponent e. */
+static EVP_PKEY *rsa_with_exponent(EVP_PKEY *base, unsigned long e)
+{
+	BIGNUM *n = NULL, *be = BN_new();
+	assert_int_equal(EVP_PKEY_get_bn_param(base, "n", &n), 1);
+	assert_int_equal(BN_set_word(be, e), 1);
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, "n", n), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, "e", be), 1);
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY *out = NULL;
+	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_fromdata(ctx, &out, EVP_PKEY_PUBLIC_KEY, params), 1);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(be);
+	return out;
+}
+
+static void test_rsa_bad_exponents(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	char *pem = NULL;
+	assert_int_equal(vouch_key_public_pem(g_rsa, &pem, &err), VOUCH_OK);
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *base = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	free(pem);
+	assert_non_null(base);
+	static const unsigned long bad[] = {1, 2, 65536};
+	for (size_t i = 0; i < 3; i++) {
+		struct vouch_key *k = NULL;
+		EVP_PKEY *p = rsa_with_exponent(base, bad[i]);
+		vouch_err_clear(&err);
+		assert_int_equal(vouch_key_from_evp(p, 0, NULL, &k, &err), VOUCH_E_FORMAT);
+		assert_non_null(strstr(err.msg, "public exponent"));
+		char *ppem = pem_of(p);
+		json_t *o = tuf_key("rsa", "rsassa-pss-sha256", ppem);
+		assert_int_equal(vouch_key_from_tuf(o, &k, &err), VOUCH_E_FORMAT);
+		assert_non_null(strstr(err.msg, "public exponent"));
+		assert_null(k);
+		json_decref(o);
+		free(ppem);
+		EVP_PKEY_free(p);
+	}
+	/* e = 3 is a weak choice but a sound one. */
+	struct vouch_key *k = NULL;
+	EVP_PKEY *p = rsa_with_exponent(base, 3);
+	assert_int_equal(vouch_key_from_evp(p, 0, NULL, &k, &err), VOUCH_OK);
+	vouch_key_free(k);
+	EVP_PKEY_free(p);
+	EVP_PKEY_free(base);
+}
+
+/* One key, several TUF spellings, several key ids: same_public sees one. */
+static void test_same_public(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	json_t *o = NULL;
+	assert_int_equal(vouch_key_to_tuf(g_ec, &o, &err), VOUCH_OK);
+	char pemnonl[1024];
+	snprintf(pemnonl, sizeof(pemnonl), "%s",
+		 json_string_value(json_object_get(json_object_get(o, "keyval"), "public")));
+	pemnonl[strlen(pemnonl) - 1] = 0;
+	json_t *legacy = tuf_key("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", pemnonl);
+	struct vouch_key *a = NULL, *b = NULL, *other = NULL;
+	assert_int_equal(vouch_key_from_tuf(o, &a, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_from_tuf(legacy, &b, &err), VOUCH_OK);
+	assert_string_not_equal(vouch_key_id(a), vouch_key_id(b));
+	assert_true(vouch_key_same_public(a, b));
+	assert_true(vouch_key_same_public(a, g_ec));
+	assert_false(vouch_key_same_public(a, g_ed));
+	assert_false(vouch_key_same_public(a, g_rsa));
+	assert_int_equal(vouch_key_generate(VOUCH_KEY_ECDSA_P256, 0, &other, &err), VOUCH_OK);
+	assert_false(vouch_key_same_public(a, other));
+	assert_false(vouch_key_same_public(a, NULL));
+	vouch_key_free(a);
+	vouch_key_free(b);
+	vouch_key_free(other);
+	json_decref(o);
+	json_decref(legacy);
+}
+
+/* An EC PKCS#8 file carries the public point next to the scalar; a file
+ * whose two halves differ must not give signatures that its key id's key
+ * does not verify. */
+static void test_mismatched_key_halves(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	EVP_PKEY *a = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *b = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(a);
+	assert_non_null(b);
+	BIGNUM *priv = NULL;
+	uint8_t pub[65];
+	size_t pl = 0;
+	assert_int_equal(EVP_PKEY_get_bn_param(a, "priv", &priv), 1);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(b, "pub", pub, sizeof(pub), &pl), 1);
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	assert_int_equal(OSSL_PARAM_BLD_push_utf8_string(bld, "group", "P-256", 0), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, "priv", priv), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_octet_string(bld, "pub", pub, pl), 1);
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *mixed = NULL;
+	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_fromdata(ctx, &mixed, EVP_PKEY_KEYPAIR, params), 1);
+
+	/* Written as an ordinary PKCS#8 file, it loads, under b's key id. */
+	struct vouch_key *k = NULL, *kb = NULL;
+	assert_int_equal(vouch_key_from_evp(mixed, 1, NULL, &k, &err), VOUCH_OK);
+	char *path = path_in_tmp("mixed.key");
+	assert_int_equal(vouch_key_save_private(k, path, NULL, 0, &err), VOUCH_OK);
+	vouch_key_free(k);
+	k = NULL;
+	assert_int_equal(vouch_key_load_private(path, NULL, &k, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_from_evp(b, 0, NULL, &kb, &err), VOUCH_OK);
+	assert_string_equal(vouch_key_id(k), vouch_key_id(kb));
+	/* It must not sign: nothing would verify what it signs. */
+	uint8_t *sig = NULL;
+	size_t siglen = 0;
+	vouch_err_clear(&err);
+	assert_int_equal(vouch_key_sign(k, "m", 1, &sig, &siglen, &err), VOUCH_E_CRYPTO);
+	assert_non_null(strstr(err.msg, "do not match"));
+	assert_null(sig);
+	/* An intact key still signs. */
+	assert_int_equal(vouch_key_sign(g_ec, "m", 1, &sig, &siglen, &err), VOUCH_OK);
+	free(sig);
+
+	vouch_key_free(k);
+	vouch_key_free(kb);
+	EVP_PKEY_free(mixed);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(priv);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -933,6 +1295,12 @@ int main(void)
 	    cmocka_unit_test(test_private_key_files),
 	    cmocka_unit_test(test_private_key_bad_files),
 	    cmocka_unit_test(test_load_public),
+	    cmocka_unit_test(test_ed25519_small_order_keys),
+	    cmocka_unit_test(test_ed25519_noncanonical_s),
+	    cmocka_unit_test(test_ecdsa_encodings),
+	    cmocka_unit_test(test_rsa_bad_exponents),
+	    cmocka_unit_test(test_same_public),
+	    cmocka_unit_test(test_mismatched_key_halves),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

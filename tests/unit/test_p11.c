@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "key_internal.h"
 #include "p11.h"
 
 #define TOKEN "vouch-test"
@@ -809,6 +810,214 @@ static void test_public_key_fallbacks(void **state)
 	admin_close(&a);
 }
 
+/* ---- a hostile module --------------------------------------------------- */
+
+/* A PKCS#11 module that wraps SoftHSM and lies the way a broken or hostile
+ * token could ($VOUCH_SHIM_MODE): "mechs" reports many more mechanisms
+ * than it wrote; "strip" drops the leading zero bytes of RSA signatures
+ * (counted in shim_stripped). Built at test time with the system compiler,
+ * so that the real SoftHSM does everything else. */
+static const char shim_source[] =
+    "#include <dlfcn.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <string.h>\n"
+    "#include <p11-kit/pkcs11.h>\n"
+    "static CK_FUNCTION_LIST_PTR real;\n"
+    "static CK_FUNCTION_LIST shim;\n"
+    "unsigned long shim_stripped;\n"
+    "static int mode(const char *m) {\n"
+    "  const char *e = getenv(\"VOUCH_SHIM_MODE\");\n"
+    "  return e != NULL && strcmp(e, m) == 0;\n"
+    "}\n"
+    "static CK_RV mechs(CK_SLOT_ID s, CK_MECHANISM_TYPE_PTR l, CK_ULONG_PTR n) {\n"
+    "  CK_RV rv = real->C_GetMechanismList(s, l, n);\n"
+    "  if (rv == CKR_OK && l != NULL && mode(\"mechs\")) *n += 100000;\n"
+    "  return rv;\n"
+    "}\n"
+    "static CK_RV sign(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR s,\n"
+    "                  CK_ULONG_PTR sl) {\n"
+    "  CK_RV rv = real->C_Sign(h, d, dl, s, sl);\n"
+    "  if (rv == CKR_OK && s != NULL && mode(\"strip\") && *sl > 64 && s[0] == 0) {\n"
+    "    CK_ULONG z = 0;\n"
+    "    while (z < *sl && s[z] == 0) z++;\n"
+    "    memmove(s, s + z, *sl - z);\n"
+    "    *sl -= z;\n"
+    "    shim_stripped++;\n"
+    "  }\n"
+    "  return rv;\n"
+    "}\n"
+    "static CK_RV find(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR o, CK_ULONG max,\n"
+    "                  CK_ULONG_PTR n) {\n"
+    "  CK_RV rv = real->C_FindObjects(h, o, max, n);\n"
+    "  if (rv == CKR_OK && mode(\"findmany\")) *n = max + 5;\n"
+    "  return rv;\n"
+    "}\n"
+    "static CK_RV attr(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,\n"
+    "                  CK_ULONG n) {\n"
+    "  CK_RV rv = real->C_GetAttributeValue(h, o, t, n);\n"
+    "  if (rv != CKR_OK || n != 1 || t[0].type != CKA_EC_POINT) return rv;\n"
+    "  if (mode(\"attrhuge\") && t[0].pValue == NULL) t[0].ulValueLen = 1 << 20;\n"
+    "  if (mode(\"attrgrow\") && t[0].pValue != NULL) t[0].ulValueLen += 1000;\n"
+    "  if (mode(\"attrshort\") && t[0].pValue == NULL) t[0].ulValueLen -= 1;\n"
+    "  return rv;\n"
+    "}\n"
+    "CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out) {\n"
+    "  if (real == NULL) {\n"
+    "    void *h = dlopen(getenv(\"VOUCH_SHIM_REAL\"), RTLD_NOW | RTLD_LOCAL);\n"
+    "    CK_RV (*gfl)(CK_FUNCTION_LIST_PTR_PTR) = NULL;\n"
+    "    if (h == NULL) return CKR_GENERAL_ERROR;\n"
+    "    *(void **)&gfl = dlsym(h, \"C_GetFunctionList\");\n"
+    "    if (gfl == NULL || gfl(&real) != CKR_OK) return CKR_GENERAL_ERROR;\n"
+    "    shim = *real;\n"
+    "    shim.C_GetMechanismList = mechs;\n"
+    "    shim.C_Sign = sign;\n"
+    "    shim.C_FindObjects = find;\n"
+    "    shim.C_GetAttributeValue = attr;\n"
+    "  }\n"
+    "  *out = &shim;\n"
+    "  return CKR_OK;\n"
+    "}\n";
+
+static char shim_path[300];
+
+/* Builds the shim once; 0 when no compiler is at hand (the test skips). */
+static int build_shim(void)
+{
+	char src[300];
+	pid_t pid;
+	int status = 0;
+	if (shim_path[0] != 0)
+		return 1;
+	snprintf(src, sizeof(src), "%s/shim.c", tmpdir);
+	write_file(src, shim_source);
+	snprintf(shim_path, sizeof(shim_path), "%s/shim.so", tmpdir);
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		execlp("cc", "cc", "-shared", "-fPIC", "-O1", "-I/usr/include/p11-kit-1", "-o",
+		       shim_path, src, "-ldl", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		shim_path[0] = 0;
+		return 0;
+	}
+	setenv("VOUCH_SHIM_REAL", module, 1);
+	return 1;
+}
+
+static void test_hostile_mechanism_count(void **state)
+{
+	struct vouch_key_opts o = {0};
+	struct vouch_err err = {0};
+	struct vouch_p11_key *k = NULL;
+	EVP_PKEY *pub = NULL;
+	(void)state;
+	if (!build_shim())
+		skip();
+	o.pkcs11_module = shim_path;
+	/* Through the honest shim first: a key to open. */
+	unsetenv("VOUCH_SHIM_MODE");
+	assert_int_equal(vouch_p11_generate(VOUCH_KEY_ECDSA_P256, 0,
+					    "pkcs11:token=" TOKEN ";object=shim-ec?pin-value=" PIN,
+					    &o, &k, &pub, &err),
+			 VOUCH_OK);
+	vouch_p11_free(k);
+	EVP_PKEY_free(pub);
+	k = NULL;
+	pub = NULL;
+	/* A count larger than the list written is never read past. */
+	setenv("VOUCH_SHIM_MODE", "mechs", 1);
+	open_fails("pkcs11:token=" TOKEN ";object=shim-ec?pin-value=" PIN, &o, VOUCH_E_FORMAT,
+		   "more mechanisms than it announced");
+	unsetenv("VOUCH_SHIM_MODE");
+}
+
+/* Counts and sizes a token reports are never trusted past the buffers. */
+static void test_hostile_token_values(void **state)
+{
+	struct vouch_key_opts o = {0};
+	static const struct {
+		const char *mode;
+		enum vouch_rc rc;
+		const char *msg;
+	} cases[] = {
+	    {"findmany", VOUCH_E_FORMAT, "too many objects"},
+	    {"attrhuge", VOUCH_E_LIMIT, "bytes"},
+	    {"attrgrow", VOUCH_E_FORMAT, "changed size"},
+	    /* SoftHSM then refuses the short buffer itself. */
+	    {"attrshort", VOUCH_E_CRYPTO, "(0x150)"},
+	};
+	(void)state;
+	if (!build_shim())
+		skip();
+	o.pkcs11_module = shim_path;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		setenv("VOUCH_SHIM_MODE", cases[i].mode, 1);
+		/* shim-ec: made by test_hostile_mechanism_count. */
+		open_fails("pkcs11:token=" TOKEN ";object=shim-ec?pin-value=" PIN, &o, cases[i].rc,
+			   cases[i].msg);
+	}
+	unsetenv("VOUCH_SHIM_MODE");
+}
+
+static void test_short_rsa_signature_padded(void **state)
+{
+	struct vouch_key_opts o = {0};
+	struct vouch_err err = {0};
+	struct vouch_p11_key *k = NULL;
+	struct vouch_key *vk = NULL;
+	EVP_PKEY *pub = NULL;
+	(void)state;
+	if (!build_shim())
+		skip();
+	o.pkcs11_module = shim_path;
+	unsetenv("VOUCH_SHIM_MODE");
+	assert_int_equal(vouch_p11_generate(VOUCH_KEY_RSA, 3072,
+					    "pkcs11:token=" TOKEN ";object=shim-rsa?pin-value=" PIN,
+					    &o, &k, &pub, &err),
+			 VOUCH_OK);
+	vouch_p11_free(k);
+	k = NULL;
+	assert_int_equal(vouch_key_from_evp(pub, 0, NULL, &vk, &err), VOUCH_OK);
+	EVP_PKEY_free(pub);
+	pub = NULL;
+	setenv("VOUCH_SHIM_MODE", "strip", 1);
+	assert_int_equal(vouch_p11_open_key("pkcs11:token=" TOKEN ";object=shim-rsa?pin-value=" PIN,
+					    &o, &k, &pub, &(enum vouch_key_type){0}, &err),
+			 VOUCH_OK);
+	EVP_PKEY_free(pub);
+	/* About one signature in 256 starts with a zero byte, which the shim
+	 * drops: each still comes out as long as the modulus and verifies. */
+	void *h = dlopen(shim_path, RTLD_NOW | RTLD_NOLOAD);
+	assert_non_null(h);
+	unsigned long *stripped = dlsym(h, "shim_stripped");
+	assert_non_null(stripped);
+	for (unsigned i = 0; i < 4000 && *stripped < 2; i++) {
+		char msg[32];
+		uint8_t *sig = NULL;
+		size_t siglen = 0;
+		int n = snprintf(msg, sizeof(msg), "message %u", i);
+		assert_int_equal(
+		    vouch_p11_sign(k, VOUCH_KEY_RSA, msg, (size_t)n, &sig, &siglen, &err),
+		    VOUCH_OK);
+		assert_int_equal(siglen, 384);
+		if (vouch_key_verify(vk, msg, (size_t)n, sig, siglen, &err) != VOUCH_OK)
+			fail_msg("signature %u: %s", i, err.msg);
+		free(sig);
+	}
+	assert_true(*stripped >= 2);
+	dlclose(h);
+	unsetenv("VOUCH_SHIM_MODE");
+	vouch_p11_free(k);
+	vouch_key_free(vk);
+}
+
 int main(void)
 {
 	/* clang-format off */
@@ -828,6 +1037,9 @@ int main(void)
 		cmocka_unit_test(test_public_key_fallbacks),
 		cmocka_unit_test(test_readonly_token),
 		cmocka_unit_test(test_two_keys_at_once),
+		cmocka_unit_test(test_hostile_mechanism_count),
+		cmocka_unit_test(test_hostile_token_values),
+		cmocka_unit_test(test_short_rsa_signature_padded),
 	};
 	/* clang-format on */
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
