@@ -169,8 +169,7 @@ static enum vouch_rc canon(json_t *v, struct vouch_buf *out, int depth, struct v
 		const char *k;
 		size_t klen;
 		json_t *c;
-		json_object_keylen_foreach(v, k, klen, c)
-		{
+		json_object_keylen_foreach (v, k, klen, c) {
 			if (i == n)
 				break;
 			m[i].key = k;
