@@ -229,8 +229,10 @@ enum vouch_rc vouch_crypt_decrypt_fd(int in_fd, int out_fd, const struct vouch_c
 
 /* File variants: out_path is written to a temporary file in its directory,
  * fsynced and renamed over out_path only when everything succeeded (for
- * decryption: after the last chunk authenticated); on failure nothing is
- * left at out_path. */
+ * decryption: after the last chunk authenticated); on failure out_path is
+ * untouched and the temporary file removed. The temporary file is unnamed
+ * (O_TMPFILE, given a name just before the rename) where the file system
+ * allows, so a kill, crash or power cut leaves no partial output either. */
 enum vouch_rc vouch_crypt_encrypt_file(const char *in_path, const char *out_path,
 				       const struct vouch_crypt_key *const *recipients, size_t n,
 				       const struct vouch_crypt_params *params,

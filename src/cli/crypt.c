@@ -43,11 +43,13 @@ static const char decrypt_help[] =
     "Usage: vouch decrypt --key PRIV [--passphrase-file F] -o OUT IN\n"
     "\n"
     "Decrypts a vouch-enc-v1 file (IN, or - for standard input) with a recipient\n"
-    "private key, authenticating every chunk. To a file, the plaintext goes to a\n"
-    "temporary file that is renamed to OUT only after the last chunk has\n"
-    "authenticated; on any failure nothing is left at OUT. To standard output\n"
+    "private key, authenticating every chunk. To a file, the plaintext goes to an\n"
+    "unnamed temporary file that becomes OUT only after the last chunk has\n"
+    "authenticated: on any failure OUT is left as it was, and no partial\n"
+    "plaintext stays on disk, even if vouch is killed (on file systems with\n"
+    "O_TMPFILE; elsewhere a killed run can leave OUT.tmp.*). To standard output\n"
     "(-o -), plaintext is written as it authenticates: on failure the exit code\n"
-    "is 1 and what was written must be discarded.\n"
+    "is not 0 and what was written must be discarded.\n"
     "\n"
     "Options:\n"
     "  --key PRIV            recipient private key (PKCS#8 PEM, from vouch keygen)\n"
@@ -55,8 +57,9 @@ static const char decrypt_help[] =
     "                        otherwise asked on the terminal when needed\n"
     "  -o, --output OUT      output file, or - for standard output\n"
     "\n"
-    "Exit codes: 0 ok, 1 authentication failed, not a recipient, or malformed\n"
-    "file, 2 usage, 3 I/O error.\n";
+    "Exit codes: 0 ok, 1 authentication failed, not a recipient, malformed file\n"
+    "or wrong passphrase, 2 usage or a format version or suite this vouch does\n"
+    "not support, 3 I/O error.\n";
 
 enum crypt_opt {
 	OPT_TO = 1,

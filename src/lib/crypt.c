@@ -1,6 +1,7 @@
 /* Encrypted releases, format vouch-enc-v1 (docs/formats.md, "Encrypted
  * release"): HPKE-wrapped content key per recipient, then a STREAM of
  * AEAD chunks bound to the header. */
+#define _GNU_SOURCE /* O_TMPFILE */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1290,36 +1291,97 @@ enum vouch_rc vouch_crypt_decrypt_fd(int in_fd, int out_fd, const struct vouch_c
 	return rc;
 }
 
-/* A temporary file beside path (mode applied), to be renamed over it. */
-static enum vouch_rc tmp_open(const char *path, mode_t mode, char *tmp, size_t cap, int *fd,
+/* The output file under construction. It is an unnamed file (O_TMPFILE) in
+ * the target's directory whenever the system has them, so that a kill, a
+ * crash or a power cut in the middle leaves no partial output (for
+ * decryption: no plaintext) on disk; it gets a name only once complete,
+ * just before the rename. Elsewhere it is a named temporary file, removed
+ * on every failure the process survives. */
+struct tmp_out {
+	int fd;
+	int anon; /* 1: unnamed until tmp_commit links it at name */
+	char name[PATH_MAX];
+};
+
+static enum vouch_rc tmp_open(const char *path, mode_t mode, struct tmp_out *t,
 			      struct vouch_err *err)
 {
-	if (snprintf(tmp, cap, "%s.tmp.XXXXXX", path) >= (int)cap)
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	t->fd = -1;
+	t->anon = 0;
+	if (snprintf(t->name, sizeof(t->name), "%s.tmp.XXXXXX", path) >= (int)sizeof(t->name))
 		return vouch_err_set(err, VOUCH_E_IO, "%s: path too long", path);
-	*fd = mkstemp(tmp);
-	if (*fd < 0)
-		return vouch_err_set(err, VOUCH_E_IO, "%s: cannot create: %s", tmp,
-				     strerror(errno));
-	if (fchmod(*fd, mode) != 0) {
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+#ifdef O_TMPFILE
+	/* Naming it later goes through /proc/self/fd. */
+	if (access("/proc/self/fd", X_OK) == 0) {
+		t->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+		t->anon = t->fd >= 0;
+	}
+#endif
+	if (t->fd < 0) {
+		t->fd = mkstemp(t->name);
+		if (t->fd < 0)
+			return vouch_err_set(err, VOUCH_E_IO, "%s: cannot create: %s", t->name,
+					     strerror(errno));
+	}
+	if (fchmod(t->fd, mode) != 0) {
 		int e = errno;
-		close(*fd);
-		unlink(tmp);
-		return vouch_err_set(err, VOUCH_E_IO, "%s: chmod: %s", tmp, strerror(e));
+		close(t->fd);
+		t->fd = -1;
+		if (!t->anon)
+			unlink(t->name);
+		return vouch_err_set(err, VOUCH_E_IO, "%s: chmod: %s", t->name, strerror(e));
 	}
 	return VOUCH_OK;
 }
 
-static enum vouch_rc tmp_commit(int fd, const char *tmp, const char *path, enum vouch_rc rc,
+/* Gives the unnamed file a fresh name: t->name's template with a random
+ * suffix. */
+static enum vouch_rc tmp_link(struct tmp_out *t, struct vouch_err *err)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV";
+	char proc[64];
+	size_t n = strlen(t->name);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		uint8_t r[6];
+		if (RAND_bytes(r, sizeof(r)) != 1)
+			return vouch_err_openssl(err, VOUCH_E_CRYPTO, "random bytes unavailable");
+		for (size_t i = 0; i < 6; i++)
+			t->name[n - 6 + i] = digits[r[i] % (sizeof(digits) - 1)];
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, t->name, AT_SYMLINK_FOLLOW) == 0) {
+			t->anon = 0;
+			return VOUCH_OK;
+		}
+		if (errno != EEXIST)
+			return vouch_err_set(err, VOUCH_E_IO, "%s: link: %s", t->name,
+					     strerror(errno));
+	}
+	return vouch_err_set(err, VOUCH_E_IO, "%s: no free temporary name", t->name);
+}
+
+static enum vouch_rc tmp_commit(struct tmp_out *t, const char *path, enum vouch_rc rc,
 				struct vouch_err *err)
 {
-	if (rc == VOUCH_OK && vouch_fault_fsync(fd) != 0)
-		rc = vouch_err_set(err, VOUCH_E_IO, "%s: fsync: %s", tmp, strerror(errno));
-	if (close(fd) != 0 && rc == VOUCH_OK)
-		rc = vouch_err_set(err, VOUCH_E_IO, "%s: close: %s", tmp, strerror(errno));
-	if (rc == VOUCH_OK && vouch_fault_rename(tmp, path) != 0)
+	if (rc == VOUCH_OK && vouch_fault_fsync(t->fd) != 0)
+		rc = vouch_err_set(err, VOUCH_E_IO, "%s: fsync: %s", t->name, strerror(errno));
+	if (rc == VOUCH_OK && t->anon)
+		rc = tmp_link(t, err);
+	if (close(t->fd) != 0 && rc == VOUCH_OK)
+		rc = vouch_err_set(err, VOUCH_E_IO, "%s: close: %s", t->name, strerror(errno));
+	t->fd = -1;
+	if (rc == VOUCH_OK && vouch_fault_rename(t->name, path) != 0)
 		rc = vouch_err_set(err, VOUCH_E_IO, "%s: rename: %s", path, strerror(errno));
 	if (rc != VOUCH_OK) {
-		unlink(tmp);
+		if (!t->anon)
+			unlink(t->name);
 		return rc;
 	}
 	return vouch_fsync_dir_of(path, err);
@@ -1339,17 +1401,17 @@ enum vouch_rc vouch_crypt_encrypt_file(const char *in_path, const char *out_path
 				       const struct vouch_crypt_params *params,
 				       struct vouch_crypt_result *res, struct vouch_err *err)
 {
-	char tmp[PATH_MAX];
-	int in = -1, out = -1;
+	struct tmp_out t;
+	int in = -1;
 	enum vouch_rc rc = open_in(in_path, &in, err);
 	if (rc != VOUCH_OK)
 		return rc;
-	rc = tmp_open(out_path, 0644, tmp, sizeof(tmp), &out, err);
+	rc = tmp_open(out_path, 0644, &t, err);
 	if (rc == VOUCH_OK) {
-		rc = vouch_crypt_encrypt_fd(in, out, recipients, n, params, res, err);
+		rc = vouch_crypt_encrypt_fd(in, t.fd, recipients, n, params, res, err);
 		if (rc == VOUCH_E_IO)
 			vouch_err_prefix(err, "%s -> %s: ", in_path, out_path);
-		rc = tmp_commit(out, tmp, out_path, rc, err);
+		rc = tmp_commit(&t, out_path, rc, err);
 	}
 	close(in);
 	return rc;
@@ -1359,19 +1421,19 @@ enum vouch_rc vouch_crypt_decrypt_file(const char *in_path, const char *out_path
 				       const struct vouch_crypt_key *identity,
 				       struct vouch_crypt_result *res, struct vouch_err *err)
 {
-	char tmp[PATH_MAX];
-	int in = -1, out = -1;
+	struct tmp_out t;
+	int in = -1;
 	enum vouch_rc rc = open_in(in_path, &in, err);
 	if (rc != VOUCH_OK)
 		return rc;
 	/* Plaintext of a confidential release: owner-only until the caller
-	 * decides otherwise. */
-	rc = tmp_open(out_path, 0600, tmp, sizeof(tmp), &out, err);
+	 * decides otherwise, and unnamed until it has all authenticated. */
+	rc = tmp_open(out_path, 0600, &t, err);
 	if (rc == VOUCH_OK) {
-		rc = vouch_crypt_decrypt_fd(in, out, identity, res, err);
+		rc = vouch_crypt_decrypt_fd(in, t.fd, identity, res, err);
 		if (rc != VOUCH_OK)
 			vouch_err_prefix(err, "%s: ", in_path);
-		rc = tmp_commit(out, tmp, out_path, rc, err);
+		rc = tmp_commit(&t, out_path, rc, err);
 	}
 	close(in);
 	return rc;

@@ -197,6 +197,38 @@ def test_tampered_file_leaves_no_output(vouch, keys, tmp_path, what):
         assert b"discard the output" in p.stderr
 
 
+def test_killed_decrypt_leaves_no_plaintext(vouch, keys, tmp_path):
+    """A decryption killed half-way (SIGKILL: no handler runs; a crash or a
+    power cut is the same) leaves nothing on disk: the output is an unnamed
+    file until the last chunk has authenticated."""
+    data = secrets.token_bytes(8 * CHUNK)
+    (tmp_path / "in").write_bytes(data)
+    vouch("encrypt", "--to", pub(keys["dev"]), "-o", tmp_path / "in.enc", tmp_path / "in",
+          check=0)
+    enc = (tmp_path / "in.enc").read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    p = subprocess.Popen([vouch.exe, "decrypt", "--key", keys["dev"], "-o", out / "fw.bin",
+                          fifo], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with open(fifo, "wb") as w:
+            # More than a pipe holds: when this returns, vouch has read and
+            # decrypted (and written out) at least a few chunks.
+            w.write(enc[:len(enc) - 2 * (CHUNK + 16)])
+            w.flush()
+            assert p.poll() is None
+            assert sorted(os.listdir(out)) == []
+            p.kill()
+            p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert sorted(os.listdir(out)) == []
+
+
 # -------------------------------------------------------- interop: hpke-js
 
 def tool(*args, check=0):

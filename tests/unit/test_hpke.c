@@ -529,6 +529,50 @@ static void test_misuse(void **state)
 			 VOUCH_E_USAGE);
 }
 
+/* The message limit: a sequence number never wraps (a wrapped one would
+ * reuse a nonce), and a refused seal leaves the context where it was.
+ * Export: L from 1 to 255 * Nh. */
+static void test_limits(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	uint8_t sk[32], pk[65], enc[65], ct[17], pt[1], out[255 * 32 + 1];
+	size_t skl = 0, pkl = 0, encl = 0;
+	struct vouch_hpke_ctx *s = NULL, *r = NULL;
+	struct vouch_hpke_suite suite = {VOUCH_HPKE_KEM_X25519_SHA256, 1, 2};
+	assert_int_equal(vouch_hpke_generate_keypair(suite.kem, sk, &skl, pk, &pkl, &err),
+			 VOUCH_OK);
+	assert_int_equal(vouch_hpke_setup_base_s(&suite, pk, pkl, NULL, 0, enc, &encl, &s, &err),
+			 VOUCH_OK);
+	assert_int_equal(vouch_hpke_setup_base_r(&suite, enc, encl, sk, skl, NULL, 0, &r, &err),
+			 VOUCH_OK);
+	/* The last sequence number allowed is 2^64 - 2; both sides agree on
+	 * its nonce. */
+	vouch_hpke_ctx_set_seq(s, UINT64_MAX - 1);
+	vouch_hpke_ctx_set_seq(r, UINT64_MAX - 1);
+	assert_int_equal(vouch_hpke_seal(s, NULL, 0, (const uint8_t *)"z", 1, ct, &err), VOUCH_OK);
+	assert_int_equal(vouch_hpke_open(r, NULL, 0, ct, sizeof(ct), pt, &err), VOUCH_OK);
+	assert_int_equal(pt[0], 'z');
+	assert_int_equal(vouch_hpke_seal(s, NULL, 0, (const uint8_t *)"z", 1, ct, &err),
+			 VOUCH_E_LIMIT);
+	assert_string_equal(err.msg, "HPKE message limit reached");
+	assert_int_equal(vouch_hpke_seal(s, NULL, 0, (const uint8_t *)"z", 1, ct, &err),
+			 VOUCH_E_LIMIT);
+	assert_int_equal(vouch_hpke_open(r, NULL, 0, ct, sizeof(ct), pt, &err), VOUCH_E_LIMIT);
+	/* Export: the longest output is 255 * 32 bytes, and its first 32
+	 * bytes are the 32-byte export (HKDF-Expand is a prefix code only
+	 * through L, which is in the label: they differ). */
+	uint8_t e32[32];
+	assert_int_equal(vouch_hpke_export(s, (const uint8_t *)"c", 1, out, 255 * 32, &err),
+			 VOUCH_OK);
+	assert_int_equal(vouch_hpke_export(r, (const uint8_t *)"c", 1, e32, 32, &err), VOUCH_OK);
+	assert_memory_not_equal(out, e32, 32);
+	assert_int_equal(vouch_hpke_export(s, (const uint8_t *)"c", 1, out, 255 * 32 + 1, &err),
+			 VOUCH_E_LIMIT);
+	vouch_hpke_ctx_free(s);
+	vouch_hpke_ctx_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +581,7 @@ int main(void)
 	    cmocka_unit_test(test_x25519_small_order_rejected),
 	    cmocka_unit_test(test_p256_invalid_points_rejected),
 	    cmocka_unit_test(test_misuse),
+	    cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
