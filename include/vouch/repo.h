@@ -188,8 +188,9 @@ enum vouch_rc vouch_repo_status(const char *dir, const struct vouch_repo_opts *o
 int vouch_repo_tier_name_ok(const char *name);
 
 /* VOUCH_OK when name is a safe target path: relative, '/'-separated, no
- * empty, "." or ".." component, printable ASCII without '\\', at most
- * VOUCH_REPO_MAX_TARGET_NAME bytes. */
+ * empty, "." or ".." component, printable ASCII without '\\', '%', '?' or
+ * '#' (other TUF clients put names into URLs unencoded), at most
+ * VOUCH_REPO_MAX_TARGET_NAME bytes and NAME_MAX per component. */
 enum vouch_rc vouch_repo_target_name_check(const char *name, struct vouch_err *err) VOUCH_WUR;
 
 #endif

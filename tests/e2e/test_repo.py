@@ -294,7 +294,12 @@ def test_publish_refuses_hand_edited_target_outside_tier(vouch, keys, repo, imag
     doc = load(p)
     doc["signed"]["targets"]["os/evil.bin"] = doc["signed"]["targets"]["app/a.bin"]
     p.write_text(json.dumps(doc))
-    vouch("repo", "sign", repo, "app", "--key", priv(keys, "app"), check=0)
+    # The tier key does not even sign it (review: signing used to succeed
+    # and only publish refused).
+    s = vouch("repo", "sign", repo, "app", "--key", priv(keys, "app"), check=1)
+    assert "os/evil.bin" in s.stderr and "refusing to sign" in s.stderr
+    s = vouch("repo", "sign", repo, "app", "--renew", "--key", priv(keys, "app"), check=1)
+    assert "os/evil.bin" in s.stderr
     out = publish(vouch, keys, repo, check=1)
     assert "os/evil.bin" in out.stderr
 
@@ -689,3 +694,160 @@ def test_power_cut_during_publish_never_breaks_clients(vouch, keys, repo, image,
         vouch(*publish_args, check=0)
         download(mdir, tmp_path / f"d{k}", "os/b.img")
         assert (tmp_path / f"d{k}" / "os" / "b.img").read_bytes() == new.read_bytes()
+
+
+# ---- review: attacks on the staged files and hostile arguments ----
+
+
+def _widen_os(repo, terminating=True):
+    p = repo / "staged" / "targets.json"
+    doc = load(p)
+    for d in doc["signed"]["delegations"]["roles"]:
+        if d["name"] == "os":
+            d["paths"].append("app/*")
+            d["terminating"] = terminating
+    p.write_text(json.dumps(doc))
+
+
+def test_targets_key_never_signs_a_widened_tier(vouch, keys, repo):
+    """A hand-edited staged targets.json giving tier os a pattern outside
+    os/ (or making it non-terminating) is neither signed nor published: the
+    os key would otherwise reach app/*."""
+    vouch("repo", "tier", "add", repo, "driver", "--tier-key", pub(keys, "os3"),
+          "--key", priv(keys, "targets"), check=0)
+    _widen_os(repo)
+    p = vouch("repo", "sign", repo, "targets", "--key", priv(keys, "targets"), check=1)
+    assert "refusing to sign" in p.stderr and "app/*" in p.stderr and "outside tier os" in p.stderr
+    out = publish(vouch, keys, repo, check=1)
+    assert "app/*" in out.stderr
+    for f in (repo / "metadata").glob("*targets.json"):
+        for d in load(f)["signed"]["delegations"]["roles"]:
+            assert d["terminating"] is True
+            assert all(x.startswith(d["name"] + "/") for x in d["paths"])
+    # the same with only `terminating` switched off
+    p = repo / "staged" / "targets.json"
+    doc = load(p)
+    for d in doc["signed"]["delegations"]["roles"]:
+        if d["name"] == "os":
+            d["paths"] = [x for x in d["paths"] if x != "app/*"]
+            d["terminating"] = False
+    p.write_text(json.dumps(doc))
+    p = vouch("repo", "sign", repo, "targets", "--key", priv(keys, "targets"), check=1)
+    assert "not a terminating delegation" in p.stderr
+    publish(vouch, keys, repo, check=1)
+
+
+def test_edited_published_staged_file_is_refused(vouch, keys, repo, image):
+    """staged/ROLE.json at the published version must equal the published
+    file; otherwise `sign --renew` (or any change) would sign the edit."""
+    tp = repo / "staged" / "targets.json"
+    saved = tp.read_text()
+    _widen_os(repo)
+    p = vouch("repo", "sign", repo, "targets", "--renew", "--key", priv(keys, "targets"),
+              check=1)
+    assert "changed outside vouch" in p.stderr
+    vouch("repo", "add", repo, image, "--name", "os/a.bin", "--key", priv(keys, "os"), check=1)
+    st = status(vouch, repo)
+    assert any("changed outside vouch" in w for w in st["warnings"])
+    # the online timestamp refresh signs nothing staged: it goes on
+    vouch("repo", "timestamp", repo, "--timestamp-key", priv(keys, "timestamp"), check=0)
+    # a root key holder is protected the same way
+    rp = repo / "staged" / "root.json"
+    good = rp.read_text()
+    tp.write_text(saved)
+    doc = load(rp)
+    doc["signed"]["roles"]["timestamp"]["keyids"].append(keyid(pub(keys, "timestamp2")))
+    doc["signed"]["keys"][keyid(pub(keys, "timestamp2"))] = load(
+        repo / "metadata" / "1.root.json")["signed"]["keys"][keyid(pub(keys, "timestamp"))]
+    rp.write_text(json.dumps(doc))
+    p = vouch("repo", "sign", repo, "root", "--renew", "--key", priv(keys, "root1"), check=1)
+    assert "staged/root.json differs" in p.stderr
+    rp.write_text(good)
+    vouch("repo", "sign", repo, "root", "--renew", "--key", priv(keys, "root1"),
+          "--key", priv(keys, "root2"), check=0)
+
+
+def test_long_target_names_are_usage_errors(vouch, keys, repo, image):
+    """Names that the file system cannot store are refused up front (exit
+    2), leaving no file behind, instead of failing half-way (exit 3)."""
+    before = sorted(p.name for p in (repo / "targets").rglob("*"))
+    p = vouch("repo", "add", repo, image, "--name", "os/" + "a" * 300, "--key",
+              priv(keys, "os"), check=2)
+    assert "more than 255 bytes" in p.stderr
+    p = vouch("repo", "add", repo, image, "--name", "os/" + "b" * 200, "--key",
+              priv(keys, "os"), check=2)
+    assert "at most 126 bytes" in p.stderr
+    assert sorted(p.name for p in (repo / "targets").rglob("*")) == before
+    vouch("repo", "add", repo, image, "--name", "os/" + "c" * 126, "--key", priv(keys, "os"),
+          check=0)
+    publish(vouch, keys, repo)
+    assert len(list((repo / "targets" / "os").glob("*." + "c" * 126))) == 2
+
+
+@pytest.mark.parametrize("custom,msg", [
+    ('{"hardware": "evil"}', "hardware must be a list of strings"),
+    ('{"hardware": ["a", 1]}', "hardware must be a list of strings"),
+    ('{"version": 5}', "version must be a non-empty string"),
+    ('{"encryption": "none"}', "encryption must be an object"),
+    ('{"delta_base": "../../etc"}', "delta_base must be a sha256"),
+])
+def test_custom_fields_devices_would_misread_are_refused(vouch, keys, repo, image, custom, msg):
+    p = vouch("repo", "add", repo, image, "--name", "os/x.bin", "--key", priv(keys, "os"),
+              "--custom", custom, check=2)
+    assert msg in p.stderr
+    assert "os/x.bin" not in (repo / "staged" / "os.json").read_text()
+
+
+def test_init_with_public_targets_key_succeeds_and_waits(vouch, keys, tmp_path):
+    """Review: init with the targets key given as a public key (offline
+    targets key, signed later) created the repository but exited 1 with
+    'thresholds not met'; it now exits 0 and says what to run."""
+    r = tmp_path / "r"
+    p = vouch("repo", "init", r, "--root-key", priv(keys, "root1"),
+              "--targets-key", pub(keys, "targets"), "--snapshot-key", priv(keys, "snapshot"),
+              "--timestamp-key", priv(keys, "timestamp"), check=0)
+    assert "targets v1 is not signed yet" in p.stdout
+    assert not (r / "metadata" / "timestamp.json").exists()
+    vouch("repo", "sign", r, "targets", "--key", priv(keys, "targets"), check=0)
+    publish(vouch, keys, r)
+    assert load(r / "metadata" / "1.targets.json")["signatures"]
+
+
+def _parallel(cmds, env):
+    import subprocess
+    procs = [subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for cmd in cmds]
+    return [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+
+
+def test_concurrent_runs_do_not_lose_or_mix_changes(keys, tmp_path):
+    """Review: concurrent inits of one directory (different root keys)
+    used to all 'succeed' into one mixed repository; now exactly one does.
+    Concurrent adds to one tier are serialised and none is lost."""
+    exe = binary("vouch")
+    env = dict(os.environ, VOUCH_KEY_LOG=str(tmp_path / "key.log"))
+    r = tmp_path / "repo"
+    cmds = [[exe, "repo", "init", r, "--root-key", priv(keys, rk),
+             "--targets-key", priv(keys, "targets"), "--snapshot-key", priv(keys, "snapshot"),
+             "--timestamp-key", priv(keys, "timestamp")]
+            for rk in ("root1", "root2", "root3", "root4") * 2]
+    res = _parallel(cmds, env)
+    assert [rc for rc, _ in res].count(0) == 1, res
+    assert all(rc == 3 for rc, _ in res if rc != 0), res
+    st = json.loads(run([exe, "repo", "status", r, "--json"], check=0).stdout)
+    assert st["ok"], st["warnings"]
+    root = load(r / "metadata" / "1.root.json")
+    assert len(root["signed"]["roles"]["root"]["keyids"]) == 1
+    run([exe, "repo", "tier", "add", r, "os", "--tier-key", pub(keys, "os"),
+         "--key", priv(keys, "targets")], check=0, env=env)
+    files = []
+    for i in range(6):
+        f = tmp_path / f"f{i}"
+        f.write_bytes(os.urandom(100))
+        files.append(f)
+    res = _parallel([[exe, "repo", "add", r, f, "--name", f"os/{f.name}", "--key",
+                      priv(keys, "os")] for f in files], env)
+    assert all(rc == 0 for rc, _ in res), res
+    os_meta = load(r / "staged" / "os.json")["signed"]
+    assert sorted(os_meta["targets"]) == sorted(f"os/{f.name}" for f in files)
+    assert os_meta["version"] == 7

@@ -374,3 +374,71 @@ def test_vouch_client_refuses_target_outside_tier(vouch, keys, vouch_repo, http_
     vouch(*args, "app/extra.tar", check=0)
     vouch(*args, "os/evil.img", check=1)
     assert not (tmp_path / "dl" / "os" / "evil.img").exists()
+
+
+def test_tufjs_fetches_every_name_repo_add_accepts(vouch, keys, vouch_repo, http_server,
+                                                   tmp_path):
+    """Review: tuf-js puts target paths into URLs without encoding them, so
+    `repo add` refuses '%', '?' and '#' (which it could never fetch) and
+    every other name it accepts is fetched by tuf-js."""
+    r, _ = vouch_repo
+    src = tmp_path / "x.bin"
+    src.write_bytes(b"special\n")
+    for bad in ("os/a%20b", "os/q?x", "os/h#y"):
+        out = vouch("repo", "add", r, src, "--name", bad, "--key", k(keys, "os"), check=2)
+        assert "not allowed" in out.stderr
+    names = ["os/p+l&u=1", "os/t'x", "os/[b]*", "os/semi;colon,comma!@$()"]
+    for name in names:
+        vouch("repo", "add", r, src, "--name", name, "--key", k(keys, "os"), check=0)
+    vouch("repo", "publish", r, "--snapshot-key", k(keys, "snapshot"),
+          "--timestamp-key", k(keys, "timestamp"), check=0)
+    base = http_server(r)
+    res = tufjs(base, r / "metadata" / "1.root.json", tmp_path / "cache", tmp_path / "dl",
+                *names)
+    for name in names:
+        assert res["targets"][name]["ok"], (name, res["targets"][name])
+
+
+def test_snapshot_lists_every_delegated_tier(vouch, keys, vouch_repo, http_server, tmp_path):
+    """Review: the spec's snapshot MUST list all delegated targets metadata.
+    A tier added but not signed yet used to be left out; it is now listed,
+    published empty and unsigned, so both clients still fetch the other
+    tiers' targets and find nothing they trust in it."""
+    r, files = vouch_repo
+    vouch("repo", "tier", "add", r, "driver", "--tier-key", p(keys, "os2"),
+          "--key", k(keys, "targets"), check=0)
+    vouch("repo", "publish", r, "--snapshot-key", k(keys, "snapshot"),
+          "--timestamp-key", k(keys, "timestamp"), check=0)
+    md = r / "metadata"
+    ts = load(md / "timestamp.json")["signed"]
+    snap = load(md / f"{ts['meta']['snapshot.json']['version']}.snapshot.json")["signed"]
+    tv = snap["meta"]["targets.json"]["version"]
+    roles = load(md / f"{tv}.targets.json")["signed"]["delegations"]["roles"]
+    assert {f"{d['name']}.json" for d in roles} | {"targets.json"} == set(snap["meta"])
+    drv = load(md / f"{snap['meta']['driver.json']['version']}.driver.json")
+    assert drv["signatures"] == [] and drv["signed"]["targets"] == {}
+    # a second publish keeps it listed (no rollback of the file list)
+    vouch("repo", "publish", r, "--snapshot-key", k(keys, "snapshot"),
+          "--timestamp-key", k(keys, "timestamp"), check=0)
+    assert vouch("repo", "status", r, "--json", check=0).stdout.count('"ok": true') == 1
+    base = http_server(r)
+    res = tufjs(base, md / "1.root.json", tmp_path / "c", tmp_path / "dl", *files)
+    assert all(res["targets"][n]["ok"] for n in files), res
+    res = tufjs(base, md / "1.root.json", tmp_path / "c", tmp_path / "dl", "driver/x.bin",
+                check=1)
+    assert not res["targets"]["driver/x.bin"]["ok"]
+    exe = binary("vouch")
+    mdir = tmp_path / "trusted"
+    run([exe, "client", "init", "--metadata-dir", mdir, md / "1.root.json"], check=0)
+    args = [exe, "client", "download", "--metadata-dir", mdir, "--metadata-url", f"{base}/metadata",
+            "--target-base-url", f"{base}/targets", "--target-dir", tmp_path / "vdl"]
+    run([*args, *files], check=0)
+    run([*args, "driver/x.bin"], check=1)
+    # its first target makes it a signed tier like the others
+    src = tmp_path / "drv.bin"
+    src.write_bytes(b"driver\n")
+    vouch("repo", "add", r, src, "--name", "driver/x.bin", "--key", k(keys, "os2"), check=0)
+    vouch("repo", "publish", r, "--snapshot-key", k(keys, "snapshot"),
+          "--timestamp-key", k(keys, "timestamp"), check=0)
+    run([*args, "driver/x.bin"], check=0)
+    assert (tmp_path / "vdl" / "driver" / "x.bin").read_bytes() == b"driver\n"

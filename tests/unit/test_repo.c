@@ -69,6 +69,20 @@ static void test_names(void **state)
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	assert_int_equal(vouch_repo_target_name_check(longname, &err), VOUCH_E_USAGE);
+	/* review: a component the file system cannot store is a usage error */
+	char comp[300];
+	memcpy(comp, "os/", 3);
+	memset(comp + 3, 'a', 256);
+	comp[259] = '\0';
+	assert_int_equal(vouch_repo_target_name_check(comp, &err), VOUCH_E_USAGE);
+	assert_non_null(strstr(err.msg, "more than 255 bytes"));
+	comp[258] = '\0';
+	assert_int_equal(vouch_repo_target_name_check(comp, &err), VOUCH_OK);
+	/* review: names tuf-js could not fetch (it does not URL-encode) */
+	assert_int_equal(vouch_repo_target_name_check("os/a%20b", &err), VOUCH_E_USAGE);
+	assert_int_equal(vouch_repo_target_name_check("os/a?b", &err), VOUCH_E_USAGE);
+	assert_int_equal(vouch_repo_target_name_check("os/a#b", &err), VOUCH_E_USAGE);
+	assert_int_equal(vouch_repo_target_name_check("os/a+b&c=d'e[f]", &err), VOUCH_OK);
 }
 
 /* ---- the flow ---- */
@@ -239,6 +253,11 @@ static void test_flow(void **state)
 	    vouch_repo_tier_add(f->repo, "driver", &appk, 0, NULL, 0, &osk, &f->o, NULL, &err),
 	    VOUCH_E_DENIED);
 	assert_non_null(strstr(err.msg, "not authorised for role targets"));
+	/* review: no signer at all is refused, not staged unsigned */
+	struct vouch_repo_keys none = {.v = NULL, .n = 0};
+	assert_int_equal(
+	    vouch_repo_tier_add(f->repo, "driver", &appk, 0, NULL, 0, &none, &f->o, NULL, &err),
+	    VOUCH_E_USAGE);
 
 	/* targets */
 	const char *hw[] = {"board-a"};
@@ -267,6 +286,20 @@ static void test_flow(void **state)
 	    vouch_repo_target_add(f->repo, f->file, "os/c.bin", &info, &osk, &f->o, NULL, &err),
 	    VOUCH_E_USAGE);
 	json_decref(custom);
+	/* review: custom.vouch fields devices would misread */
+	const char *badcustom[] = {"{\"hardware\": \"board-a\"}", "{\"version\": 2}",
+				   "{\"delta_base\": \"ABC\"}", "{\"encryption\": []}"};
+	struct vouch_repo_target_info noinfo = {.security_version = -1};
+	for (size_t i = 0; i < sizeof(badcustom) / sizeof(badcustom[0]); i++) {
+		custom = json_loads(badcustom[i], 0, NULL);
+		assert_non_null(custom);
+		noinfo.custom = custom;
+		assert_int_equal(vouch_repo_target_add(f->repo, f->file, "os/c.bin", &noinfo, &osk,
+						       &f->o, NULL, &err),
+				 VOUCH_E_USAGE);
+		assert_non_null(strstr(err.msg, "custom.vouch"));
+		json_decref(custom);
+	}
 	info.custom = NULL;
 
 	json_t *st = status(f);

@@ -23,6 +23,9 @@
 #include "vouch/keylog.h"
 #include "vouch/tuf.h"
 
+static int tier_covers(const json_t *delegation, const char *name);
+static json_t *find_delegation(const json_t *targets_env, const char *name);
+
 static const char *const toplevel[] = {"root", "targets", "snapshot", "timestamp"};
 
 int repo_is_toplevel(const char *role)
@@ -159,6 +162,12 @@ static enum vouch_rc path_check(const char *what, const char *name, struct vouch
 				return vouch_err_set(err, VOUCH_E_USAGE,
 						     "%s '%s': empty, '.' or '..' path component",
 						     what, name);
+			if (clen > NAME_MAX)
+				return vouch_err_set(
+				    err, VOUCH_E_USAGE,
+				    "%s '%.80s…': a path component has more than %d "
+				    "bytes",
+				    what, name, NAME_MAX);
 			comp = name + i + 1;
 			continue;
 		}
@@ -173,7 +182,14 @@ static enum vouch_rc path_check(const char *what, const char *name, struct vouch
 
 enum vouch_rc vouch_repo_target_name_check(const char *name, struct vouch_err *err)
 {
-	return path_check("target name", name, err);
+	enum vouch_rc rc = path_check("target name", name, err);
+	if (rc == VOUCH_OK && strpbrk(name, "%?#"))
+		rc = vouch_err_set(err, VOUCH_E_USAGE,
+				   "target name '%s': '%%', '?' and '#' are not allowed (other TUF "
+				   "clients, e.g. tuf-js, put names into URLs without encoding "
+				   "them, and could not fetch it)",
+				   name);
+	return rc;
 }
 
 enum vouch_rc repo_path(char *out, size_t cap, struct vouch_err *err, const char *fmt, ...)
@@ -388,6 +404,12 @@ static enum vouch_rc log_event(struct repo *r, struct vouch_key *key, const char
 enum vouch_rc repo_sign_env(struct repo *r, json_t *env, const char *role, struct vouch_key *key,
 			    struct vouch_err *err)
 {
+	/* Nothing that breaks the tier model gets a signature, whoever edited
+	 * the staged file. */
+	enum vouch_rc crc = repo_check_content(r, env, role, err);
+	if (crc != VOUCH_OK)
+		return crc;
+
 	json_t *sigs = NULL;
 	json_t *entry = NULL;
 	struct vouch_buf canon = {0};
@@ -525,8 +547,79 @@ static enum vouch_rc write_config(const struct repo *r, struct vouch_err *err)
 	return rc;
 }
 
+/* Staged role `role` (envelope env) at the version that is published must
+ * be what was published: anything else was edited outside vouch, and
+ * every operation would sign the edit. */
+static enum vouch_rc staged_same(const struct repo *r, const char *role, const json_t *env,
+				 int64_t pv, const char *pubpath, struct vouch_err *err)
+{
+	json_t *pub = NULL;
+	if (pv < 1 || repo_version(env) != pv)
+		return VOUCH_OK;
+	enum vouch_rc rc = repo_read_env(pubpath, &pub, err);
+	if (rc == VOUCH_E_NOTFOUND) {
+		vouch_err_clear(err);
+		return VOUCH_OK;
+	}
+	if (rc == VOUCH_OK &&
+	    (repo_version(pub) != pv || !json_equal(repo_signed(pub), repo_signed(env))))
+		rc = vouch_err_set(err, VOUCH_E_VERIFY,
+				   "%s/staged/%s.json differs from the published %s v%lld (%s): it "
+				   "was changed outside vouch; refusing to work on it (restore it "
+				   "from the published file after checking what changed)",
+				   r->dir, role, role, (long long)pv, pubpath);
+	json_decref(pub);
+	return rc;
+}
+
+enum vouch_rc repo_check_staged(const struct repo *r, struct vouch_err *err)
+{
+	char path[PATH_MAX];
+	json_t *meta = NULL;
+	enum vouch_rc rc = repo_path(path, sizeof(path), err, "%s/metadata/%lld.root.json", r->dir,
+				     (long long)repo_version(r->root));
+	if (rc == VOUCH_OK)
+		rc = staged_same(r, "root", r->root, repo_version(r->root), path, err);
+	if (rc == VOUCH_OK)
+		rc = repo_published_meta(r, &meta, NULL, err);
+	json_t *all = json_object();
+	if (rc == VOUCH_OK && (!all || json_object_set(all, "targets", r->targets) != 0 ||
+			       json_object_update(all, r->tiers) != 0))
+		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+	const char *name;
+	json_t *env;
+	json_object_foreach (all, name, env) {
+		char key[VOUCH_REPO_MAX_TIER_NAME + 8];
+		if (rc != VOUCH_OK || !meta)
+			break;
+		snprintf(key, sizeof(key), "%s.json", name);
+		int64_t pv =
+		    json_integer_value(json_object_get(json_object_get(meta, key), "version"));
+		if (r->consistent)
+			rc = repo_path(path, sizeof(path), err, "%s/metadata/%lld.%s.json", r->dir,
+				       (long long)pv, name);
+		else
+			rc =
+			    repo_path(path, sizeof(path), err, "%s/metadata/%s.json", r->dir, name);
+		if (rc == VOUCH_OK)
+			rc = staged_same(r, name, env, pv, path, err);
+	}
+	json_decref(all);
+	json_decref(meta);
+	return rc;
+}
+
 enum vouch_rc repo_open(const char *dir, const struct vouch_repo_opts *o, struct repo *r,
 			struct vouch_err *err)
+{
+	enum vouch_rc rc = repo_open_unchecked(dir, o, r, err);
+	if (rc == VOUCH_OK)
+		rc = repo_check_staged(r, err);
+	return rc;
+}
+
+enum vouch_rc repo_open_unchecked(const char *dir, const struct vouch_repo_opts *o, struct repo *r,
+				  struct vouch_err *err)
 {
 	char path[PATH_MAX];
 	enum vouch_rc rc;
@@ -775,6 +868,27 @@ static enum vouch_rc dir_empty_or_missing(const char *dir, struct vouch_err *err
 	return rc;
 }
 
+/* After taking the lock: nothing but the lock file may be there. */
+static enum vouch_rc dir_empty_except_lock(const char *dir, struct vouch_err *err)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return vouch_err_set(err, VOUCH_E_IO, "%s: %s", dir, strerror(errno));
+	struct dirent *e;
+	enum vouch_rc rc = VOUCH_OK;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strcmp(e->d_name, ".vouch-repo.lock")) {
+			rc = vouch_err_set(err, VOUCH_E_EXISTS,
+					   "%s is not empty; refusing to create a repository there",
+					   dir);
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 /* Signs env with each key that has a private part and that the role lists;
  * refuses keys the role does not list. */
 static enum vouch_rc sign_with(struct repo *r, json_t *env, const char *role,
@@ -868,6 +982,25 @@ enum vouch_rc vouch_repo_init(const char *dir, const struct vouch_repo_init_para
 	if (rc != VOUCH_OK)
 		goto out;
 
+	/* Two inits racing for one directory: the lock file is created
+	 * exclusively, so only one of them goes on. */
+	rc = vouch_mkdir_p(dir, 0755, err);
+	if (rc == VOUCH_OK)
+		rc = repo_path(path, sizeof(path), err, "%s/.vouch-repo.lock", dir);
+	if (rc != VOUCH_OK)
+		goto out;
+	r.lockfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (r.lockfd < 0 || flock(r.lockfd, LOCK_EX) != 0) {
+		rc = vouch_err_set(err, errno == EEXIST ? VOUCH_E_EXISTS : VOUCH_E_IO, "%s: %s%s",
+				   path, strerror(errno),
+				   errno == EEXIST ? " (another 'vouch repo init' of this "
+						     "directory?)"
+						   : "");
+		goto out;
+	}
+	rc = dir_empty_except_lock(dir, err);
+	if (rc != VOUCH_OK)
+		goto out;
 	static const char *const sub[] = {"metadata", "targets", "staged"};
 	for (size_t i = 0; i < 3 && rc == VOUCH_OK; i++) {
 		rc = repo_path(path, sizeof(path), err, "%s/%s", dir, sub[i]);
@@ -911,6 +1044,20 @@ enum vouch_rc vouch_repo_init(const char *dir, const struct vouch_repo_init_para
 			    "runs 'vouch repo sign %s root --key KEY', then 'vouch repo publish "
 			    "%s --snapshot-key K --timestamp-key K'\n",
 			    own, (long long)own_thr, dir, dir);
+		goto out;
+	}
+	rc = repo_role_auth(&r, repo_signed(r.root), "targets", &a, err);
+	if (rc != VOUCH_OK)
+		goto out;
+	if ((int64_t)repo_count_valid(r.targets, &a) < a.threshold) {
+		/* targets given as public keys: listed, signed later */
+		if (notes)
+			rc = vouch_buf_printf(
+			    notes, err,
+			    "targets v1 is not signed yet: the targets key holder "
+			    "runs 'vouch repo sign %s targets --key KEY', then 'vouch "
+			    "repo publish %s --snapshot-key K --timestamp-key K'\n",
+			    dir, dir);
 		goto out;
 	}
 	if (!have_online) {
@@ -975,6 +1122,115 @@ static enum vouch_rc pattern_check(const char *tier, const char *pat, struct vou
 	return VOUCH_OK;
 }
 
+/* The tier model as signed metadata: targets delegates only terminating
+ * roles named like tiers, each with `paths` under its own NAME/, keys it
+ * lists and a threshold it can meet. */
+static enum vouch_rc delegations_check(const json_t *s, struct vouch_err *err)
+{
+	const json_t *dl = json_object_get(s, "delegations");
+	if (!dl)
+		return VOUCH_OK;
+	const json_t *keys = json_object_get(dl, "keys");
+	const json_t *roles = json_object_get(dl, "roles");
+	if (!json_is_object(keys) || !json_is_array(roles) || json_object_size(dl) != 2)
+		return vouch_err_set(err, VOUCH_E_DENIED, "targets: malformed delegations");
+	size_t i;
+	json_t *d;
+	json_array_foreach (roles, i, d) {
+		const char *name = json_string_value(json_object_get(d, "name"));
+		const json_t *paths = json_object_get(d, "paths");
+		const json_t *ids = json_object_get(d, "keyids");
+		const json_t *thr = json_object_get(d, "threshold");
+		if (!name || !vouch_repo_tier_name_ok(name))
+			return vouch_err_set(err, VOUCH_E_DENIED,
+					     "targets: delegated role %zu has no valid tier name",
+					     i);
+		for (size_t k = 0; k < i; k++) {
+			const char *other =
+			    json_string_value(json_object_get(json_array_get(roles, k), "name"));
+			if (other && strcmp(other, name) == 0)
+				return vouch_err_set(err, VOUCH_E_DENIED,
+						     "targets: tier %s is delegated twice", name);
+		}
+		if (!json_is_true(json_object_get(d, "terminating")))
+			return vouch_err_set(err, VOUCH_E_DENIED,
+					     "targets: tier %s is not a terminating delegation",
+					     name);
+		if (json_object_get(d, "path_hash_prefixes") || !json_is_array(paths) ||
+		    json_array_size(paths) == 0 || json_array_size(paths) > VOUCH_REPO_MAX_PATTERNS)
+			return vouch_err_set(
+			    err, VOUCH_E_DENIED,
+			    "targets: tier %s must have 1 to %d path patterns and no "
+			    "path_hash_prefixes",
+			    name, VOUCH_REPO_MAX_PATTERNS);
+		size_t k;
+		json_t *v;
+		json_array_foreach (paths, k, v) {
+			enum vouch_rc rc =
+			    json_is_string(v)
+				? pattern_check(name, json_string_value(v), err)
+				: vouch_err_set(err, VOUCH_E_DENIED, "non-string path pattern");
+			if (rc != VOUCH_OK) {
+				vouch_err_prefix(err, "targets: tier %s: ", name);
+				return VOUCH_E_DENIED;
+			}
+		}
+		if (!json_is_array(ids) || json_array_size(ids) == 0 || !json_is_integer(thr) ||
+		    json_integer_value(thr) < 1 ||
+		    json_integer_value(thr) > (json_int_t)json_array_size(ids))
+			return vouch_err_set(err, VOUCH_E_DENIED,
+					     "targets: tier %s: bad keyids or threshold", name);
+		json_array_foreach (ids, k, v) {
+			if (!json_is_string(v) || !json_object_get(keys, json_string_value(v)))
+				return vouch_err_set(err, VOUCH_E_DENIED,
+						     "targets: tier %s lists a key that "
+						     "delegations.keys does not hold",
+						     name);
+		}
+	}
+	return VOUCH_OK;
+}
+
+enum vouch_rc repo_check_content(const struct repo *r, const json_t *env, const char *role,
+				 struct vouch_err *err)
+{
+	const json_t *s = repo_signed(env);
+	const char *type = json_string_value(json_object_get(s, "_type"));
+	const char *want = repo_is_toplevel(role) ? role : "targets";
+	if (!type || strcmp(type, want) != 0)
+		return vouch_err_set(err, VOUCH_E_DENIED,
+				     "refusing to sign %s: its _type is '%s', not '%s'", role,
+				     type ? type : "?", want);
+	if (strcmp(role, "targets") == 0) {
+		enum vouch_rc rc = delegations_check(s, err);
+		if (rc != VOUCH_OK)
+			vouch_err_prefix(err, "refusing to sign: ");
+		return rc;
+	}
+	if (repo_is_toplevel(role))
+		return VOUCH_OK;
+	/* A tier: only names its delegation covers, and no delegations of
+	 * its own. */
+	const json_t *d = find_delegation(r->targets, role);
+	const json_t *tg = json_object_get(s, "targets");
+	if (!d || !json_is_object(tg) || json_object_get(s, "delegations"))
+		return vouch_err_set(err, VOUCH_E_DENIED,
+				     "refusing to sign tier %s: not delegated by targets, no "
+				     "targets object, or delegations of its own",
+				     role);
+	const char *tn;
+	json_t *tv;
+	json_object_foreach ((json_t *)(uintptr_t)tg, tn, tv) {
+		if (vouch_repo_target_name_check(tn, NULL) != VOUCH_OK || !tier_covers(d, tn))
+			return vouch_err_set(
+			    err, VOUCH_E_DENIED,
+			    "refusing to sign tier %s: it lists '%.300s', which its "
+			    "path patterns do not cover",
+			    role, tn);
+	}
+	return VOUCH_OK;
+}
+
 enum vouch_rc vouch_repo_tier_add(const char *dir, const char *name,
 				  const struct vouch_repo_keys *tier_keys, unsigned threshold,
 				  const char *const *paths, size_t npaths,
@@ -1013,6 +1269,10 @@ enum vouch_rc vouch_repo_tier_add(const char *dir, const char *name,
 	if (tier_keys->n == 0 || tier_keys->n > VOUCH_REPO_MAX_KEYS) {
 		rc = vouch_err_set(err, VOUCH_E_USAGE, "a tier needs 1 to %d keys",
 				   VOUCH_REPO_MAX_KEYS);
+		goto out;
+	}
+	if (signers->n == 0) {
+		rc = vouch_err_set(err, VOUCH_E_USAGE, "--key: a targets key is needed");
 		goto out;
 	}
 	if (threshold == 0)
@@ -1280,6 +1540,10 @@ static enum vouch_rc build_custom(const char *tier, const struct vouch_repo_targ
 {
 	const char *fmt = NULL;
 	json_t *sv = NULL;
+	const char *why = NULL;
+	json_t *x = NULL;
+	size_t hi;
+	json_t *e;
 	json_t *v = json_object();
 	json_t *hw = json_array();
 	if (!v || !hw)
@@ -1326,6 +1590,35 @@ static enum vouch_rc build_custom(const char *tier, const struct vouch_repo_targ
 		json_object_set(v, "hardware", hw);
 	}
 	json_decref(hw);
+	/* Devices read these fields (DESIGN.md §4): refuse what they would
+	 * misread rather than sign it. */
+	x = json_object_get(v, "hardware");
+	json_array_foreach (x, hi, e) {
+		if (!json_is_string(e))
+			why = "hardware must be a list of strings";
+	}
+	if (!json_is_array(x))
+		why = "hardware must be a list of strings";
+	x = json_object_get(v, "version");
+	if (x && (!json_is_string(x) || json_string_length(x) == 0))
+		why = "version must be a non-empty string";
+	x = json_object_get(v, "encryption");
+	if (x && !json_is_object(x))
+		why = "encryption must be an object";
+	x = json_object_get(v, "delta_base");
+	if (x) {
+		const char *db = json_string_value(x);
+		size_t dl = db ? strlen(db) : 0;
+		int hex = dl == 2 * VOUCH_SHA256_LEN;
+		for (size_t k = 0; hex && k < dl; k++)
+			hex = (db[k] >= '0' && db[k] <= '9') || (db[k] >= 'a' && db[k] <= 'f');
+		if (!hex)
+			why = "delta_base must be a sha256 in lowercase hex";
+	}
+	if (why) {
+		json_decref(v);
+		return vouch_err_set(err, VOUCH_E_USAGE, "custom.vouch: %s", why);
+	}
 	*out = json_pack("{s:o}", "vouch", v);
 	if (!*out)
 		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
@@ -1363,6 +1656,15 @@ enum vouch_rc vouch_repo_target_add_many(const char *dir,
 	 * refused item leaves nothing half done. */
 	for (size_t i = 0; rc == VOUCH_OK && i < n; i++) {
 		rc = target_tier(&r, items[i].name, signers, tier, sizeof(tier), &a, err);
+		/* With consistent snapshots the file is stored as SHA512HEX.BASE
+		 * too: the base name must leave room for the longest prefix. */
+		if (rc == VOUCH_OK && r.consistent &&
+		    strlen(strrchr(items[i].name, '/') + 1) > NAME_MAX - 2 * VOUCH_SHA512_LEN - 1)
+			rc = vouch_err_set(err, VOUCH_E_USAGE,
+					   "target name '%.80s…': with consistent snapshots its "
+					   "last component may have at most %d bytes (it is stored "
+					   "under a hash prefix)",
+					   items[i].name, NAME_MAX - 2 * VOUCH_SHA512_LEN - 1);
 		if (rc == VOUCH_OK)
 			rc = build_custom(tier, info, &custom, err);
 		json_decref(custom);
@@ -1419,6 +1721,8 @@ enum vouch_rc vouch_repo_target_add_many(const char *dir,
 		if (rc == VOUCH_OK)
 			rc = vouch_fsync_dir_of(tn, err);
 	}
+	/* Every tier is signed before any is staged: a signing failure (an
+	 * HSM, a passphrase) leaves no tier changed. */
 	json_object_foreach (touched, tn, tv) {
 		json_t *env = json_object_get(r.tiers, tn);
 		if (rc == VOUCH_OK)
@@ -1427,6 +1731,11 @@ enum vouch_rc vouch_repo_target_add_many(const char *dir,
 			rc = repo_bump(env, r.now, r.exp.tier, err);
 		if (rc == VOUCH_OK)
 			rc = sign_with(&r, env, tn, &a, signers, 0, err);
+	}
+	json_object_foreach (touched, tn, tv) {
+		json_t *env = json_object_get(r.tiers, tn);
+		if (rc == VOUCH_OK)
+			rc = repo_role_auth(&r, NULL, tn, &a, err);
 		if (rc == VOUCH_OK)
 			rc = stage_role(&r, tn, env, err);
 		if (rc == VOUCH_OK && notes)

@@ -36,6 +36,12 @@ enum vouch_rc repo_path(char *out, size_t cap, struct vouch_err *err, const char
 enum vouch_rc repo_open(const char *dir, const struct vouch_repo_opts *o, struct repo *r,
 			struct vouch_err *err) VOUCH_WUR;
 void repo_close(struct repo *r);
+/* repo_open() without repo_check_staged() (for status, which reports it). */
+enum vouch_rc repo_open_unchecked(const char *dir, const struct vouch_repo_opts *o, struct repo *r,
+				  struct vouch_err *err) VOUCH_WUR;
+/* VOUCH_E_VERIFY when a staged role at its published version differs from
+ * the published file (edited outside vouch). */
+enum vouch_rc repo_check_staged(const struct repo *r, struct vouch_err *err) VOUCH_WUR;
 
 enum vouch_rc repo_read_env(const char *path, json_t **out, struct vouch_err *err) VOUCH_WUR;
 enum vouch_rc repo_write_env(const char *path, json_t *env, struct vouch_err *err) VOUCH_WUR;
@@ -90,6 +96,12 @@ enum vouch_rc repo_note_sigs(const struct repo *r, const char *role, json_t *env
 			     const struct role_auth *a, struct vouch_buf *notes,
 			     struct vouch_err *err) VOUCH_WUR;
 int repo_tier_covers(const json_t *delegation, const char *name);
+/* Refuses (VOUCH_E_DENIED) to sign or publish env as role when it breaks
+ * the tier model: wrong _type; for targets, a delegation that is not a
+ * terminating tier with paths under NAME/; for a tier, a target its
+ * delegation in r->targets does not cover. */
+enum vouch_rc repo_check_content(const struct repo *r, const json_t *env, const char *role,
+				 struct vouch_err *err) VOUCH_WUR;
 json_t *repo_find_delegation(const json_t *targets_env, const char *name);
 /* Publishes the opened repository (repo_ops.c). */
 enum vouch_rc repo_publish_locked(struct repo *r, const struct vouch_repo_keys *snap,

@@ -55,14 +55,15 @@ static enum vouch_rc meta_path(const struct repo *r, const char *role, int64_t v
 	return repo_path(out, cap, err, "%s/metadata/%s.json", r->dir, role);
 }
 
-/* A tier added but never signed nor published has nothing to publish. */
-static int tier_unborn(const json_t *env, const json_t *pub_meta, const char *name)
+/* A tier added but never signed lists nothing. The snapshot must still
+ * list every delegated role (spec, snapshot.json: "MUST list ... all
+ * delegated targets metadata"), so it is published as it is: without
+ * signatures, a client that looks into it finds nothing it trusts, which
+ * is the truth until the tier key signs its first target. */
+static int tier_unborn(const json_t *env)
 {
-	char key[VOUCH_REPO_MAX_TIER_NAME + 8];
-	snprintf(key, sizeof(key), "%s.json", name);
 	return json_array_size(json_object_get(env, "signatures")) == 0 &&
-	       json_object_size(json_object_get(repo_signed(env), "targets")) == 0 &&
-	       !json_object_get(pub_meta, key);
+	       json_object_size(json_object_get(repo_signed(env), "targets")) == 0;
 }
 
 /* What is published must be what any TUF client accepts: check it with
@@ -167,21 +168,20 @@ enum vouch_rc repo_publish_locked(struct repo *r, const struct vouch_repo_keys *
 		goto out;
 	}
 	json_object_foreach (all, name, env) {
-		if (strcmp(name, "targets") != 0 && tier_unborn(env, pub_meta, name)) {
-			if (notes)
-				rc = vouch_buf_printf(notes, err,
-						      "tier %s has no signed metadata yet; it is "
-						      "published with its first target\n",
-						      name);
+		int unborn = strcmp(name, "targets") != 0 && tier_unborn(env);
+		if (unborn && notes) {
+			rc = vouch_buf_printf(notes, err,
+					      "tier %s has no signed metadata yet; it is listed "
+					      "empty and unsigned until its first target\n",
+					      name);
 			if (rc != VOUCH_OK)
 				break;
-			continue;
 		}
 		rc = repo_role_auth(r, repo_signed(r->root), name, &a, err);
 		if (rc != VOUCH_OK)
 			break;
 		size_t valid = repo_count_valid(env, &a);
-		if ((int64_t)valid < a.threshold) {
+		if (!unborn && (int64_t)valid < a.threshold) {
 			rc = vouch_buf_printf(&problems, err,
 					      "  %s v%lld: %zu of %lld signatures; run 'vouch repo "
 					      "sign %s %s --key KEY'\n",
@@ -207,6 +207,13 @@ enum vouch_rc repo_publish_locked(struct repo *r, const struct vouch_repo_keys *
 			}
 			if (rc != VOUCH_OK)
 				break;
+		}
+		/* Delegations that are not terminating tiers under NAME/ (a
+		 * hand-edited staged targets.json) are never published. */
+		rc = repo_check_content(r, env, name, err);
+		if (rc != VOUCH_OK) {
+			vouch_err_prefix(err, "not published: ");
+			break;
 		}
 		struct pending *pe = &pend[npend++];
 		snprintf(pe->role, sizeof(pe->role), "%s", name);
@@ -426,7 +433,9 @@ enum vouch_rc vouch_repo_timestamp(const char *dir, const struct vouch_repo_keys
 	struct vouch_buf b = {0};
 	char path[PATH_MAX];
 	struct role_auth a;
-	enum vouch_rc rc = repo_open(dir, o, &r, err);
+	/* Only timestamp.json changes, over what is published: a staged file
+	 * edited by hand must not stop the refresh (clients would freeze). */
+	enum vouch_rc rc = repo_open_unchecked(dir, o, &r, err);
 	if (rc == VOUCH_OK)
 		rc = repo_published_meta(&r, &meta, &ts, err);
 	if (rc != VOUCH_OK)

@@ -118,9 +118,12 @@ enum vouch_rc vouch_repo_status(const char *dir, const struct vouch_repo_opts *o
 	json_t *roles = json_array(), *warnings = json_array();
 	char path[PATH_MAX];
 	struct role_auth a;
-	enum vouch_rc rc = repo_open(dir, o, &r, err);
+	struct vouch_err serr = {0};
+	enum vouch_rc rc = repo_open_unchecked(dir, o, &r, err);
 	if (rc == VOUCH_OK && (!roles || !warnings))
 		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+	if (rc == VOUCH_OK && repo_check_staged(&r, &serr) != VOUCH_OK)
+		rc = warn(warnings, err, "%s", serr.msg);
 	if (rc == VOUCH_OK)
 		rc = repo_published_meta(&r, &meta, &ts, err);
 	if (rc != VOUCH_OK)
@@ -197,8 +200,7 @@ enum vouch_rc vouch_repo_status(const char *dir, const struct vouch_repo_opts *o
 		int64_t pv =
 		    json_integer_value(json_object_get(json_object_get(meta, key), "version"));
 		int unborn = json_array_size(json_object_get(env, "signatures")) == 0 &&
-			     json_object_size(json_object_get(repo_signed(env), "targets")) == 0 &&
-			     pv == 0;
+			     json_object_size(json_object_get(repo_signed(env), "targets")) == 0;
 		rc = repo_role_auth(&r, NULL, name, &a, err);
 		if (rc == VOUCH_OK && !unborn)
 			rc = role_entry(&r, name, "tier", env, &a, pv, 1, roles, warnings, err);
