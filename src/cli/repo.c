@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "vouch/buf.h"
+#include "vouch/crypt.h"
+#include "vouch/encoding.h"
 #include "vouch/json.h"
 #include "vouch/key.h"
 #include "vouch/repo.h"
@@ -37,11 +40,16 @@ static const char repo_help[] =
     "      start with NAME/. Usual tiers: bootloader, os, app, driver, config.\n"
     "  add DIR FILE --name TIER/PATH --key TIER_KEY [--version V]\n"
     "       [--security-version N] [--hardware H ...] [--custom JSON]\n"
+    "       [--encrypt-to PUB ...] [--aead aes256gcm|chacha20poly1305]\n"
     "      Copies FILE under targets/ (hash-prefixed with consistent snapshots)\n"
     "      and lists it in the tier's metadata with custom.vouch {version,\n"
     "      security_version, hardware, tier, format}; --custom adds members of a\n"
     "      JSON object to custom.vouch (e.g. {\"format\": \"archive\"}). Refused\n"
     "      unless the tier's patterns cover the name and the key is the tier's.\n"
+    "      --encrypt-to stores FILE encrypted to the recipient public keys (x25519\n"
+    "      or p256, from 'vouch keygen --type x25519|p256'): the ciphertext is the\n"
+    "      signed target, and custom.vouch.encryption records the suite and the\n"
+    "      plaintext length and sha256 that devices check after decrypting.\n"
     "      NAME: printable ASCII without spaces, '\\', '%', '?' or '#', at most\n"
     "      255 bytes per component (126 for the last one with consistent\n"
     "      snapshots).\n"
@@ -118,6 +126,8 @@ enum opt {
 	O_PKCS11_MODULE,
 	O_LOG,
 	O_BATCH,
+	O_ENCRYPT_TO,
+	O_AEAD,
 	O_COUNT
 };
 
@@ -151,6 +161,8 @@ static const struct {
     [O_PKCS11_MODULE] = {"pkcs11-module", 1, 0},
     [O_LOG] = {"log", 1, 0},
     [O_BATCH] = {"batch", 1, 0},
+    [O_ENCRYPT_TO] = {"encrypt-to", 1, 1},
+    [O_AEAD] = {"aead", 1, 0},
 };
 
 #define MAX_POS 4
@@ -514,17 +526,83 @@ static enum vouch_rc add_batch(const char *dir, const char *list,
 	return rc;
 }
 
+/* repo add --encrypt-to: encrypts FILE (a.pos[1]) to the recipients into a
+ * temporary file inside DIR (the ciphertext becomes the target, so the
+ * signed length and hashes cover it) and records the suite and the
+ * plaintext length and sha256 in custom.vouch.encryption for the device to
+ * check after decrypting. *custom is created or extended. */
+static enum vouch_rc encrypt_for_add(const struct args *a, char *tmp, size_t cap, json_t **custom,
+				     struct vouch_err *err)
+{
+	struct vouch_crypt_key **rk = NULL;
+	struct vouch_crypt_result res;
+	struct vouch_crypt_params params;
+	size_t n = a->n[O_ENCRYPT_TO];
+	enum vouch_rc rc = VOUCH_OK;
+	char hex[2 * 32 + 1];
+
+	memset(&params, 0, sizeof(params));
+	if (one(a, O_AEAD) && strcmp(one(a, O_AEAD), "aes256gcm") == 0)
+		params.payload_aead = VOUCH_CRYPT_AES256GCM;
+	else if (one(a, O_AEAD) && strcmp(one(a, O_AEAD), "chacha20poly1305") == 0)
+		params.payload_aead = VOUCH_CRYPT_CHACHA20POLY1305;
+	else if (one(a, O_AEAD))
+		return vouch_err_set(err, VOUCH_E_USAGE,
+				     "unknown --aead '%s' (aes256gcm or chacha20poly1305)",
+				     one(a, O_AEAD));
+	rk = calloc(n, sizeof(*rk));
+	if (rk == NULL)
+		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < n && rc == VOUCH_OK; i++) {
+		rc = vouch_crypt_key_load_public(a->v[O_ENCRYPT_TO][i], &rk[i], err);
+		if (rc != VOUCH_OK)
+			vouch_err_prefix(err, "--encrypt-to %s: ", a->v[O_ENCRYPT_TO][i]);
+	}
+	if (rc == VOUCH_OK &&
+	    snprintf(tmp, cap, "%s/.encrypt.%ld", a->pos[0], (long)getpid()) >= (int)cap)
+		rc = vouch_err_set(err, VOUCH_E_USAGE, "repository path too long");
+	if (rc == VOUCH_OK)
+		rc = vouch_crypt_encrypt_file(a->pos[1], tmp,
+					      (const struct vouch_crypt_key *const *)rk, n, &params,
+					      &res, err);
+	if (rc != VOUCH_OK) {
+		tmp[0] = '\0';
+		goto out;
+	}
+	if (*custom == NULL)
+		*custom = json_object();
+	vouch_hex_encode(res.plaintext_sha256, sizeof(res.plaintext_sha256), hex);
+	if (*custom == NULL || !json_is_object(*custom) ||
+	    json_object_get(*custom, "encryption") != NULL) {
+		rc = vouch_err_set(err, VOUCH_E_USAGE,
+				   "--custom must be an object without 'encryption' when "
+				   "--encrypt-to is given");
+		goto out;
+	}
+	if (json_object_set_new(*custom, "encryption",
+				json_pack("{s:s, s:I, s:s}", "suite", res.suite, "plaintext_length",
+					  (json_int_t)res.plaintext_length, "plaintext_sha256",
+					  hex)) != 0)
+		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+out:
+	for (size_t i = 0; i < n; i++)
+		vouch_crypt_key_free(rk[i]);
+	free(rk);
+	return rc;
+}
+
 static int run_add(int argc, char **argv)
 {
 	enum vouch_rc rc = 0;
 	ALLOWED(O_NAME, O_KEY, O_VERSION, O_SECURITY_VERSION, O_HARDWARE, O_CUSTOM, O_BATCH,
-		KEYOPTS);
+		O_ENCRYPT_TO, O_AEAD, KEYOPTS);
 	struct args a;
 	struct keyset signers = {0};
 	struct vouch_err err = {0};
 	struct vouch_buf notes = {0};
 	json_t *custom = NULL;
 	unsigned sv = 0;
+	char enc_path[4096] = "";
 	int ex = parse(argc, argv, "repo add", allowed, nallowed, 2, &a);
 	if (ex != EXIT_OK || a.help) {
 		if (a.help)
@@ -533,6 +611,15 @@ static int run_add(int argc, char **argv)
 	}
 	if (a.n[O_BATCH] && (a.npos != 1 || a.n[O_NAME])) {
 		ex = cli_usage_error("repo add", "--batch replaces FILE and --name");
+		goto out;
+	}
+	if (a.n[O_BATCH] && a.n[O_ENCRYPT_TO]) {
+		ex =
+		    cli_usage_error("repo add", "--encrypt-to works on one FILE, not with --batch");
+		goto out;
+	}
+	if (a.n[O_AEAD] && !a.n[O_ENCRYPT_TO]) {
+		ex = cli_usage_error("repo add", "--aead needs --encrypt-to");
 		goto out;
 	}
 	if ((!a.n[O_BATCH] && (ex = need(&a, "repo add", O_NAME))) ||
@@ -553,6 +640,8 @@ static int run_add(int argc, char **argv)
 	}
 	if (rc == VOUCH_OK)
 		rc = load_keys(&a, O_KEY, KEY_PRIVATE, &signers, &err);
+	if (rc == VOUCH_OK && a.n[O_ENCRYPT_TO])
+		rc = encrypt_for_add(&a, enc_path, sizeof(enc_path), &custom, &err);
 	if (rc == VOUCH_OK) {
 		struct vouch_repo_target_info info = {
 		    .version = one(&a, O_VERSION),
@@ -566,11 +655,13 @@ static int run_add(int argc, char **argv)
 		if (a.n[O_BATCH])
 			rc = add_batch(a.pos[0], one(&a, O_BATCH), &info, &sk, &o, &notes, &err);
 		else
-			rc = vouch_repo_target_add(a.pos[0], a.pos[1], one(&a, O_NAME), &info, &sk,
-						   &o, &notes, &err);
+			rc = vouch_repo_target_add(a.pos[0], enc_path[0] ? enc_path : a.pos[1],
+						   one(&a, O_NAME), &info, &sk, &o, &notes, &err);
 	}
 	ex = finish(rc, &err, &notes);
 out:
+	if (enc_path[0])
+		unlink(enc_path);
 	json_decref(custom);
 	keyset_free(&signers);
 	args_free(&a);
