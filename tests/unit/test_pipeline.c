@@ -1,0 +1,232 @@
+/* The streaming install pipeline, over file:// URLs: signed length and
+ * hashes enforced, a stage's output checked, the re-read of a slot. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vouch/buf.h"
+#include "vouch/encoding.h"
+#include "vouch/hash.h"
+#include "vouch/pipeline.h"
+
+#define SIZE (300u * 1024 + 17)
+
+static char dir[64];
+static char path[128];
+static char url[160];
+static uint8_t *data;
+
+static int setup(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	snprintf(dir, sizeof(dir), "/tmp/vouch-pipeline-test-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/image", dir);
+	snprintf(url, sizeof(url), "file://%s", path);
+	data = malloc(SIZE);
+	if (data == NULL)
+		return -1;
+	for (size_t i = 0; i < SIZE; i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	return vouch_file_write_atomic(path, data, SIZE, 0644, &err) == VOUCH_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	free(data);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* {"sha256": hex, "sha512": hex} of buf[0..n), optionally one bit off. */
+static json_t *hashes_of(const uint8_t *buf, size_t n, int corrupt)
+{
+	uint8_t d256[VOUCH_SHA256_LEN], d512[VOUCH_SHA512_LEN];
+	char h256[2 * VOUCH_SHA256_LEN + 1], h512[2 * VOUCH_SHA512_LEN + 1];
+	vouch_sha256(buf, n, d256);
+	vouch_sha512(buf, n, d512);
+	if (corrupt)
+		d512[5] ^= 1;
+	vouch_hex_encode(d256, sizeof(d256), h256);
+	vouch_hex_encode(d512, sizeof(d512), h512);
+	return json_pack("{s:s, s:s}", "sha256", h256, "sha512", h512);
+}
+
+static enum vouch_rc to_buf(void *ctx, const void *p, size_t n, struct vouch_err *err)
+{
+	return vouch_buf_append(ctx, p, n, err);
+}
+
+static void opts(struct vouch_pipeline_opts *o, json_t *h, uint64_t length)
+{
+	vouch_pipeline_opts_default(o);
+	o->url = url;
+	o->length = length;
+	o->hashes = h;
+	o->retries = 0;
+	o->label = "image";
+}
+
+static void test_good(void **state)
+{
+	(void)state;
+	struct vouch_pipeline_opts o;
+	struct vouch_pipeline_result res;
+	struct vouch_buf out = {0};
+	struct vouch_err err;
+	uint8_t d[VOUCH_SHA256_LEN];
+	json_t *h = hashes_of(data, SIZE, 0);
+	opts(&o, h, SIZE);
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_OK);
+	assert_int_equal(out.len, SIZE);
+	assert_memory_equal(out.data, data, SIZE);
+	assert_int_equal(res.out_length, SIZE);
+	vouch_sha256(data, SIZE, d);
+	assert_memory_equal(res.out_sha256, d, sizeof(d));
+	/* The slot re-read: the same bytes pass, one changed byte does not. */
+	assert_int_equal(vouch_pipeline_verify_file(path, SIZE, d, &err), VOUCH_OK);
+	d[0] ^= 1;
+	assert_int_equal(vouch_pipeline_verify_file(path, SIZE, d, &err), VOUCH_E_VERIFY);
+	assert_non_null(strstr(err.msg, "re-read sha256 mismatch"));
+	assert_int_equal(vouch_pipeline_verify_file(path, SIZE + 1, d, &err), VOUCH_E_VERIFY);
+	assert_non_null(strstr(err.msg, "slot ends early"));
+	vouch_buf_free(&out);
+	json_decref(h);
+}
+
+static void test_wrong_hash(void **state)
+{
+	(void)state;
+	struct vouch_pipeline_opts o;
+	struct vouch_pipeline_result res;
+	struct vouch_buf out = {0};
+	struct vouch_err err;
+	/* Only the sha512 (computed on the second thread) is wrong. */
+	json_t *h = hashes_of(data, SIZE, 1);
+	opts(&o, h, SIZE);
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_VERIFY);
+	assert_non_null(strstr(err.msg, "sha512"));
+	vouch_buf_free(&out);
+	json_decref(h);
+	h = json_pack("{s:s}", "md5", "00");
+	opts(&o, h, SIZE);
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_UNSUPPORTED);
+	vouch_buf_free(&out);
+	json_decref(h);
+}
+
+static void test_length_is_a_cap(void **state)
+{
+	(void)state;
+	struct vouch_pipeline_opts o;
+	struct vouch_pipeline_result res;
+	struct vouch_buf out = {0};
+	struct vouch_err err;
+	/* Signed shorter than served: endless data is cut at the signed length. */
+	json_t *h = hashes_of(data, 1000, 0);
+	opts(&o, h, 1000);
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_LIMIT);
+	assert_true(out.len <= 1000);
+	vouch_buf_free(&out);
+	json_decref(h);
+	/* Signed longer than served: the transfer ends early and fails. */
+	uint8_t *more = calloc(1, SIZE + 10);
+	assert_non_null(more);
+	memcpy(more, data, SIZE);
+	h = hashes_of(more, SIZE + 10, 0);
+	opts(&o, h, SIZE + 10);
+	assert_int_not_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_OK);
+	free(more);
+	vouch_buf_free(&out);
+	json_decref(h);
+}
+
+/* A toy stage (bytes XOR 0x5a) standing in for the decryptor. */
+static enum vouch_rc xor_update(void *ctx, const void *in, size_t n, vouch_pipeline_write_fn emit,
+				void *emit_ctx, struct vouch_err *err)
+{
+	(void)ctx;
+	uint8_t tmp[4096];
+	const uint8_t *p = in;
+	while (n > 0) {
+		size_t k = n < sizeof(tmp) ? n : sizeof(tmp);
+		for (size_t i = 0; i < k; i++)
+			tmp[i] = p[i] ^ 0x5a;
+		enum vouch_rc rc = emit(emit_ctx, tmp, k, err);
+		if (rc != VOUCH_OK)
+			return rc;
+		p += k;
+		n -= k;
+	}
+	return VOUCH_OK;
+}
+
+static enum vouch_rc xor_final(void *ctx, vouch_pipeline_write_fn emit, void *emit_ctx,
+			       struct vouch_err *err)
+{
+	(void)ctx;
+	(void)emit;
+	(void)emit_ctx;
+	(void)err;
+	return VOUCH_OK;
+}
+
+static void test_stage_output_checked(void **state)
+{
+	(void)state;
+	struct vouch_pipeline_opts o;
+	struct vouch_pipeline_result res;
+	struct vouch_buf out = {0};
+	struct vouch_err err;
+	struct vouch_pipeline_stage st = {NULL, xor_update, xor_final};
+	uint8_t *plain = malloc(SIZE);
+	uint8_t want[VOUCH_SHA256_LEN];
+	assert_non_null(plain);
+	for (size_t i = 0; i < SIZE; i++)
+		plain[i] = data[i] ^ 0x5a;
+	vouch_sha256(plain, SIZE, want);
+	json_t *h = hashes_of(data, SIZE, 0);
+	opts(&o, h, SIZE);
+	o.stage = &st;
+	o.out_length = SIZE;
+	o.out_sha256 = want;
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_OK);
+	assert_memory_equal(out.data, plain, SIZE);
+	assert_memory_equal(res.out_sha256, want, sizeof(want));
+	vouch_buf_free(&out);
+	/* The signed plaintext hash differs: refused after the last byte. */
+	want[3] ^= 1;
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_VERIFY);
+	assert_non_null(strstr(err.msg, "does not match its signed length and sha256"));
+	vouch_buf_free(&out);
+	/* More output than the signed plaintext length. */
+	want[3] ^= 1;
+	o.out_length = SIZE - 1;
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_VERIFY);
+	vouch_buf_free(&out);
+	free(plain);
+	json_decref(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_wrong_hash),
+	    cmocka_unit_test(test_length_is_a_cap),
+	    cmocka_unit_test(test_stage_output_checked),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
