@@ -41,5 +41,15 @@ int cmd_key(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_client(int argc, char **argv);
+int cmd_repo(int argc, char **argv);
+int cmd_encrypt(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
+
+/* crypt.c: recipient (encryption) key pair for `vouch keygen --type
+ * x25519|p256`: PKCS#8 at out (0600, O_EXCL; scrypt-encrypted unless
+ * no_passphrase) and out.pub (PEM SPKI). Returns the exit code. */
+int cli_keygen_recipient(const char *type, const char *out, const char *passphrase_file,
+			 int no_passphrase);
 
 #endif

@@ -11,6 +11,10 @@ static const struct cli_cmd commands[] = {
     {"sign", cmd_sign, "sign a file (adds to an existing signature file)"},
     {"verify", cmd_verify, "verify a file against public keys and a threshold"},
     {"log", cmd_log, "show or verify the hash-chained key usage log"},
+    {"repo", cmd_repo, "manage a TUF image repository: tiers, targets, keys, publishing"},
+    {"client", cmd_client, "TUF client: trust a root, refresh metadata, download targets"},
+    {"encrypt", cmd_encrypt, "encrypt a file end to end for recipient keys (HPKE + STREAM)"},
+    {"decrypt", cmd_decrypt, "decrypt and authenticate a file encrypted by vouch encrypt"},
 };
 
 static void usage(FILE *fp)
