@@ -1,0 +1,1 @@
+{"signed":{"_type":"vouch-file-signature","hashes":{"sha256":"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03","sha512":"e7c22b994c59d9cf2b48e549b1e24666636045930d3da7c1acb299d1c3b7f931f94aae41edda2c2b207a36e10f8bcb8d45223e54878f5b316e7ce3b6bc019629"},"length":6,"name":"fw.bin"},"signatures":[]}
