@@ -1,6 +1,8 @@
 /* Detached signature files (include/vouch/sigfile.h, docs/formats.md). */
 #include "vouch/sigfile.h"
 
+#include "key_internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -573,6 +575,7 @@ enum vouch_rc vouch_sigfile_verify_sigs(const struct vouch_sigfile *sf,
 {
 	struct vouch_buf msg = {0};
 	size_t count = 0, distinct = 0;
+	unsigned char counted[VOUCH_SIGFILE_MAX_KEYS] = {0};
 	enum vouch_rc rc;
 
 	if (valid != NULL)
@@ -588,13 +591,21 @@ enum vouch_rc vouch_sigfile_verify_sigs(const struct vouch_sigfile *sf,
 		return rc;
 	for (size_t k = 0; k < nkeys; k++) {
 		const char *id = vouch_key_id(keys[k]);
-		size_t prev = 0;
-		/* A key listed twice is one key. */
-		while (prev < k && strcmp(vouch_key_id(keys[prev]), id) != 0)
-			prev++;
-		if (prev < k)
+		int dup = 0, counted_before = 0;
+		/* A key listed twice is one key, also when it is written in
+		 * two spellings that give two key ids (PEM vs TUF JSON, legacy
+		 * keytype): compare the key material itself. */
+		for (size_t prev = 0; prev < k; prev++) {
+			if (strcmp(vouch_key_id(keys[prev]), id) == 0 ||
+			    vouch_key_same_public(keys[prev], keys[k])) {
+				dup = 1;
+				counted_before |= counted[prev];
+			}
+		}
+		if (!dup)
+			distinct++;
+		if (counted_before)
 			continue;
-		distinct++;
 		/* A key with several entries counts once: stop at the first
 		 * valid one. */
 		for (size_t s = 0; s < sf->n; s++) {
@@ -602,6 +613,7 @@ enum vouch_rc vouch_sigfile_verify_sigs(const struct vouch_sigfile *sf,
 				continue;
 			if (vouch_key_verify(keys[k], msg.data, msg.len, sf->sigs[s].sig,
 					     sf->sigs[s].siglen, NULL) == VOUCH_OK) {
+				counted[k] = 1;
 				count++;
 				break;
 			}

@@ -474,3 +474,27 @@ def test_endless_input_is_not_read_to_the_end(signed, vouch, keys):
     r = vouch("verify", "--key", keys["ed25519"][1], "--sig", sig, "/dev/zero", check=1,
               timeout=20)
     assert "/dev/zero: longer than the 16 bytes signed" in r.stderr
+
+
+def test_one_key_in_two_spellings_counts_once(tmp_path, vouch, keys):
+    """The same ECDSA key written with TUF's legacy keytype has another key
+    id; listing both spellings and carrying the signature under both ids
+    must not meet a threshold of 2."""
+    f = tmp_path / "fw.bin"
+    f.write_bytes(PAYLOAD)
+    vouch("sign", "--key", keys["ecdsa"][0], f, check=0)
+    sig = pathlib.Path(str(f) + ".sig")
+    pub = keys["ecdsa"][1]
+    key = json.loads(vouch("key", "show", pub, "--json", check=0).stdout)["key"]
+    legacy = dict(key, keytype="ecdsa-sha2-nistp256")
+    lpath = tmp_path / "legacy.json"
+    lpath.write_text(json.dumps(legacy))
+    lid = vouch("key", "id", lpath, check=0).stdout.strip()
+    assert lid != vouch("key", "id", pub, check=0).stdout.strip()
+    doc = json.loads(sig.read_text())
+    doc["signatures"].append({"keyid": lid, "sig": doc["signatures"][0]["sig"]})
+    sig.write_text(json.dumps(doc))
+    # Each spelling alone verifies: the signature is valid under both ids.
+    vouch("verify", "--key", lpath, f, check=0)
+    r = vouch("verify", "--key", pub, "--key", lpath, "--threshold", "2", f, check=1)
+    assert "signature threshold 2 not met (1 valid of 1 key)" in r.stderr
