@@ -9,7 +9,11 @@
  * Errors: HTTP 404/410 (and 403, which object stores send for a missing
  * key) or a missing file -> VOUCH_E_NOTFOUND; more bytes
  * than allowed -> VOUCH_E_LIMIT; too slow, timed out, unreachable, other
- * HTTP errors -> VOUCH_E_NETWORK. Messages name the URL.
+ * HTTP errors, and a status outside 2xx that is not followed (304, a 3xx
+ * without Location) -> VOUCH_E_NETWORK. Messages name the URL. Redirects
+ * (at most 5) may only go to http:// or https://, never to file://. No
+ * content or transfer encoding is requested or undone: the ceiling counts
+ * the bytes as sent.
  *
  * Environment overrides (tests and field debugging; read by
  * vouch_fetch_opts_default()): VOUCH_FETCH_CONNECT_TIMEOUT (seconds),

@@ -131,7 +131,10 @@ enum vouch_rc vouch_tuf_add_signature(json_t *envelope, const struct vouch_key *
 /* Counts valid signatures over canonical(signed_body) in `signatures` by
  * DISTINCT key ids listed in keyids (array of strings) whose key is in
  * keys (object keyid -> TUF key). Signatures with other key ids, keys of an
- * unsupported type, or bad signatures are ignored. *nvalid (may be NULL)
+ * unsupported type, or bad signatures are ignored. Only the first signature
+ * of each key id is tried (at most one verification per listed key,
+ * however many signatures the file carries), and one public key listed
+ * under two key ids counts once. *nvalid (may be NULL)
  * gets the count. VOUCH_E_VERIFY "ROLE: signature threshold N not met (M
  * valid)" when fewer than threshold. */
 enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_body,

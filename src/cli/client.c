@@ -453,9 +453,12 @@ static int in_slab(const void *p)
 
 static void *arena_malloc(size_t n)
 {
-	n = (n + 7) & ~(size_t)7;
+	/* Large requests go to malloc before rounding, so that no size can
+	 * wrap around to a small block. 8-byte alignment is all jansson's
+	 * structures (pointers, size_t, json_int_t, double) need. */
 	if (n == 0 || n > SLAB_SMALL)
 		return malloc(n ? n : 1);
+	n = (n + 7) & ~(size_t)7;
 	if (slabs == NULL || slabs->used + n > SLAB_SIZE) {
 		struct slab *s = malloc(sizeof(*s) + SLAB_SIZE);
 		if (s == NULL)

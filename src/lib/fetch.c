@@ -143,6 +143,13 @@ static int check_reply(struct xfer *x)
 			x->total = x->offset + (uint64_t)cl;
 		return 1;
 	}
+	if (code < 200 || code > 299) {
+		/* FAILONERROR handles >= 400; a 304, or a 3xx libcurl did not
+		 * follow, is no resource (and not an empty one). */
+		x->bad_reply = 1;
+		snprintf(x->bad_msg, sizeof(x->bad_msg), "unexpected HTTP status %ld", code);
+		return 0;
+	}
 	if (code == 206) {
 		if (x->offset == 0 && !x->cr_valid)
 			goto bad206;

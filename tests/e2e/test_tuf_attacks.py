@@ -594,3 +594,30 @@ def test_spec_version_major_must_be_1(make_client):
     r.publish(["targets"])
     p = c.refresh(check=1)
     assert "spec_version 2.0.0 is not supported" in p.stderr
+
+
+def test_fast_forward_recovery_survives_an_expired_rotating_root(make_client):
+    """5.3.11 must not be lost when the root that rotates the snapshot key
+    is itself expired (5.3.10 then fails the refresh): the next refresh
+    starts from that root, sees no rotation any more, and would keep the
+    fast-forwarded timestamp for ever. The stale timestamp and snapshot
+    are deleted as soon as the walk has trusted the rotating root."""
+    c = make_client()
+    r = tiers(c)
+    # The attacker holds the timestamp key and fast-forwards it.
+    r.timestamp_version = 10**9
+    r.write("timestamp.json", sign(r.timestamp_signed(), r.keys["timestamp"]))
+    c.refresh()
+    # Root v2 rotates the snapshot key but was published already expired.
+    r.root_expires = expires_in(-1)
+    r.rotate_root("snapshot", new_keys=[Key()])
+    p = c.refresh(check=1)
+    assert "root.json: expired" in p.stderr
+    # Root v3 (same keys, valid) and an honest timestamp.
+    r.root_expires = expires_in(365)
+    r.rotate_root()
+    r.timestamp_version = 1
+    r.publish(roles=[])
+    p = c.refresh("--json")
+    assert json.loads(p.stdout)["versions"]["root"] == 3
+    assert json.loads(p.stdout)["versions"]["timestamp"] == 2

@@ -368,3 +368,98 @@ def test_power_cut_during_refresh_leaves_a_recoverable_client(make_client, tmp_p
         c.download("os/stable/os-2.0.img")
         assert (c.tdir / "os/stable/os-2.0.img").read_bytes() == b"os image 2.0"
         assert json.loads(c.trusted("root.json"))["signed"]["version"] == 2
+
+
+def test_terminating_delegation_still_searches_earlier_siblings(make_client):
+    """5.6.7.2.1: a terminating delegation cuts what comes *after* it (and
+    the roles still pending above), not the delegations listed before it
+    in the same role (python-tuf, go-tuf, tuf-js agree)."""
+    c = make_client()
+    r = c.repo
+    r.delegate("targets", "early", paths=["z/*"])
+    r.delegate("targets", "stopper", paths=["z/*"], terminating=True)
+    r.delegate("targets", "late", paths=["z/*"])
+    r.add_target("early", "z/a", b"from early")
+    r.add_target("late", "z/b", b"never trusted")
+    r.publish()
+    c.init()
+    c.download("z/a")
+    assert (c.tdir / "z/a").read_bytes() == b"from early"
+    p = c.download("z/b", check=1)
+    assert "no trusted role lists this target" in p.stderr
+    # Order of visits: early, then stopper, never late.
+    assert "/metadata/late.json" not in c.state.requests
+
+
+def test_terminating_delegation_in_a_nested_role(make_client):
+    """A terminating delegation deep in the graph also ends the search of
+    the roles pending above it."""
+    c = make_client()
+    r = c.repo
+    r.delegate("targets", "a", paths=["*"])
+    r.delegate("a", "a-term", paths=["*"], terminating=True)
+    r.delegate("targets", "b", paths=["*"])
+    r.add_target("b", "f", b"after a terminating nested delegation")
+    r.publish()
+    c.init()
+    p = c.download("f", check=1)
+    assert "no trusted role lists this target" in p.stderr
+    assert "/metadata/b.json" not in c.state.requests
+
+
+@pytest.mark.parametrize("role", ["timestamp.json", "snapshot.json", "targets.json"])
+@pytest.mark.parametrize("damage", [b"", b"{not json", b'{"signatures": [], "signed": {}}'])
+def test_corrupted_trusted_metadata_does_not_brick_the_client(make_client, role, damage):
+    """A damaged local copy of a non-root role is treated as absent: the
+    next refresh fetches and verifies a fresh one."""
+    c = make_client()
+    r = c.repo
+    r.add_target("targets", "t", b"payload")
+    r.publish()
+    c.init()
+    c.refresh()
+    (c.mdir / role).write_bytes(damage)
+    r.add_target("targets", "u", b"second payload")
+    r.publish(roles=["targets"])
+    c.download("t", "u")
+    assert (c.tdir / "u").read_bytes() == b"second payload"
+    assert json.loads(c.trusted(role))["signed"]["version"] >= 1
+
+
+def test_timestamp_of_the_trusted_version_is_ignored_whatever_it_lists(make_client):
+    """5.4.3.1: a new timestamp with the trusted version is discarded and
+    the update goes on with the trusted one, with no error, even when its
+    content differs (here: a lower snapshot version, which 5.4.3.2 would
+    otherwise call a rollback). tuf-conformance test_timestamp_eq_versions."""
+    c = make_client()
+    r = c.repo
+    r.add_target("targets", "t", b"payload")
+    r.publish()
+    r.publish(roles=[])
+    c.init()
+    c.refresh()
+    trusted = c.trusted("timestamp.json")
+    assert json.loads(trusted)["signed"]["version"] == 2
+    for snapshot_version in (1, 100):
+        r.timestamp_version = 2
+        body = r.timestamp_signed()
+        body["meta"]["snapshot.json"]["version"] = snapshot_version
+        r.write("timestamp.json", sign(body, r.keys["timestamp"]))
+        c.refresh()
+        assert c.trusted("timestamp.json") == trusted
+
+
+def test_root_at_the_largest_version(make_client):
+    """A trusted root of version 2^63-1 has no successor: the walk ends
+    there (no N+1 computed past the largest integer; UBSan builds report
+    the overflow as a runtime error)."""
+    c = make_client()
+    r = c.repo
+    r.add_target("targets", "t", b"payload")
+    r.root_version = 2**63 - 1
+    r.write_root()
+    r.publish()
+    p = c.init(root=r.root_file())
+    p = c.refresh()
+    assert "runtime error" not in p.stderr
+    assert json.loads(c.trusted("root.json"))["signed"]["version"] == 2**63 - 1

@@ -1,6 +1,7 @@
 /* fetch.c: byte caps, error mapping, HTTP Range resume (honoured, ignored,
  * wrong), progress, slow retrieval; against file:// URLs and a tiny HTTP
  * server on 127.0.0.1 run by this test in a thread. */
+#define _GNU_SOURCE /* strcasestr */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +21,21 @@
 #include "vouch/buf.h"
 #include "vouch/fetch.h"
 
-enum mode { M_RANGE, M_IGNORE, M_BADRANGE, M_ENDLESS, M_404, M_TRICKLE, M_BIGLEN, M_403, M_500 };
+enum mode {
+	M_RANGE,
+	M_IGNORE,
+	M_BADRANGE,
+	M_ENDLESS,
+	M_404,
+	M_TRICKLE,
+	M_BIGLEN,
+	M_403,
+	M_500,
+	M_REDIR_FILE,
+	M_REDIR_HTTP,
+	M_GZIP,
+	M_304
+};
 
 static struct {
 	int fd;
@@ -28,6 +43,8 @@ static struct {
 	volatile enum mode mode;
 	volatile int stop;
 	char last_range[64];
+	char last_req[2048];
+	int nreq;
 	pthread_t thread;
 } srv;
 
@@ -58,6 +75,8 @@ static void serve_one(int c)
 		if (strstr(req, "\r\n\r\n") != NULL)
 			break;
 	}
+	memcpy(srv.last_req, req, n + 1);
+	srv.nreq++;
 	unsigned long off = 0;
 	const char *rg = strstr(req, "Range: bytes=");
 	srv.last_range[0] = '\0';
@@ -97,6 +116,40 @@ static void serve_one(int c)
 			 len);
 		send_all(c, hdr, strlen(hdr));
 		send_all(c, BODY, len);
+		return;
+	case M_REDIR_FILE:
+	case M_REDIR_HTTP:
+		/* A mirror that tries to send the client to a local file (or,
+		 * for the control case, to another path of its own). */
+		if (srv.mode == M_REDIR_FILE || strstr(req, "GET /moved ") == NULL) {
+			snprintf(hdr, sizeof(hdr),
+				 "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: "
+				 "0\r\nConnection: close\r\n\r\n",
+				 srv.mode == M_REDIR_FILE ? "file:///etc/passwd" : "/moved");
+			send_all(c, hdr, strlen(hdr));
+			return;
+		}
+		snprintf(hdr, sizeof(hdr),
+			 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			 len);
+		send_all(c, hdr, strlen(hdr));
+		send_all(c, BODY, len);
+		return;
+	case M_GZIP:
+		/* Encoded although nobody asked: the bytes must arrive as sent
+		 * (not inflated past the cap). */
+		snprintf(hdr, sizeof(hdr),
+			 "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: "
+			 "%zu\r\nConnection: close\r\n\r\n",
+			 len);
+		send_all(c, hdr, strlen(hdr));
+		send_all(c, BODY, len);
+		return;
+	case M_304:
+		snprintf(hdr, sizeof(hdr),
+			 "HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nConnection: "
+			 "close\r\n\r\n");
+		send_all(c, hdr, strlen(hdr));
 		return;
 	case M_BIGLEN:
 		snprintf(
@@ -358,12 +411,87 @@ static void test_env_overrides(void **state)
 	unsetenv("VOUCH_FETCH_TIMEOUT");
 }
 
+/* A redirect may move to another http(s) URL, never to file:// (a
+ * malicious mirror must not make the client read local files). */
+static void test_redirects(void **state)
+{
+	(void)state;
+	char u[128];
+	struct vouch_buf b = {0};
+	struct vouch_err err;
+	vouch_err_clear(&err);
+	url(u, sizeof(u));
+	srv.mode = M_REDIR_HTTP;
+	assert_int_equal(vouch_fetch(u, 100, NULL, &b, &err), VOUCH_OK);
+	assert_int_equal(b.len, 36);
+	vouch_buf_free(&b);
+	srv.mode = M_REDIR_FILE;
+	assert_int_equal(vouch_fetch(u, 1 << 20, NULL, &b, &err), VOUCH_E_NETWORK);
+	assert_null(b.data);
+	assert_non_null(strstr(err.msg, u));
+}
+
+/* A status that is neither an error nor a success (304, a 3xx without
+ * Location) is not an empty resource. */
+static void test_non_success_status(void **state)
+{
+	(void)state;
+	char u[128];
+	struct vouch_buf b = {0};
+	struct vouch_err err;
+	vouch_err_clear(&err);
+	url(u, sizeof(u));
+	srv.mode = M_304;
+	assert_int_equal(vouch_fetch(u, 100, NULL, &b, &err), VOUCH_E_NETWORK);
+	assert_non_null(strstr(err.msg, "unexpected HTTP status 304"));
+	assert_null(b.data);
+}
+
+/* No compression is asked for and none is undone: the cap counts the
+ * bytes on the wire, which are the bytes the caller gets. */
+static void test_no_content_decoding(void **state)
+{
+	(void)state;
+	char u[128];
+	struct vouch_buf b = {0};
+	struct vouch_err err;
+	vouch_err_clear(&err);
+	url(u, sizeof(u));
+	srv.mode = M_GZIP;
+	assert_int_equal(vouch_fetch(u, 36, NULL, &b, &err), VOUCH_OK);
+	assert_int_equal(b.len, 36);
+	assert_memory_equal(b.data, BODY, 36);
+	vouch_buf_free(&b);
+	assert_null(strcasestr(srv.last_req, "Accept-Encoding"));
+	assert_null(strcasestr(srv.last_req, "TE:"));
+}
+
+/* Control characters in a URL cannot smuggle request headers. */
+static void test_no_header_injection(void **state)
+{
+	(void)state;
+	char u[256];
+	struct vouch_buf b = {0};
+	struct vouch_err err;
+	vouch_err_clear(&err);
+	srv.mode = M_IGNORE;
+	int before = srv.nreq;
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/a\r\nX-Injected: 1\r\n", srv.port);
+	enum vouch_rc rc = vouch_fetch(u, 100, NULL, &b, &err);
+	vouch_buf_free(&b);
+	if (srv.nreq != before)
+		assert_null(strstr(srv.last_req, "\r\nX-Injected"));
+	assert_int_not_equal(rc, VOUCH_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_file_urls),	  cmocka_unit_test(test_http_basic),
-	    cmocka_unit_test(test_http_range),	  cmocka_unit_test(test_slow_retrieval),
-	    cmocka_unit_test(test_env_overrides),
+	    cmocka_unit_test(test_file_urls),		cmocka_unit_test(test_http_basic),
+	    cmocka_unit_test(test_http_range),		cmocka_unit_test(test_slow_retrieval),
+	    cmocka_unit_test(test_env_overrides),	cmocka_unit_test(test_redirects),
+	    cmocka_unit_test(test_non_success_status),	cmocka_unit_test(test_no_content_decoding),
+	    cmocka_unit_test(test_no_header_injection),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -399,6 +399,50 @@ static void test_install_root_checks(void **state)
 	assert_null(c);
 }
 
+/* A trusted root that cannot be read under the given limit (or at all) is
+ * still a trusted root: init must not replace it. */
+static void test_install_root_never_replaces_an_unreadable_root(void **state)
+{
+	struct repo *r = *state;
+	struct vouch_err err;
+	struct vouch_buf small = {0}, big = {0}, now = {0};
+	char dir[400], path[600];
+	json_t *env = NULL, *body = NULL, *bigenv = NULL;
+	struct vouch_key *keys[1] = {r->root};
+	vouch_err_clear(&err);
+	snprintf(path, sizeof(path), "%s/metadata/1.root.json", r->dir);
+	assert_int_equal(vouch_file_read(path, 1 << 20, &small, NULL), VOUCH_OK);
+	/* The same root with 8 KiB of (signed) unknown field. */
+	assert_int_equal(vouch_json_parse(small.data, small.len, 1 << 20, &env, NULL), VOUCH_OK);
+	body = json_deep_copy(json_object_get(env, "signed"));
+	char pad[8193];
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	assert_int_equal(json_object_set_new(body, "x-padding", json_string(pad)), 0);
+	assert_int_equal(vouch_tuf_sign(body, keys, 1, &bigenv, NULL), VOUCH_OK);
+	assert_int_equal(vouch_json_dump(bigenv, &big, NULL), VOUCH_OK);
+	snprintf(dir, sizeof(dir), "%s/big-root-client", r->dir);
+	assert_int_equal(
+	    vouch_tuf_client_install_root(dir, big.data, big.len, VOUCH_TUF_DEFAULT_ROOT_MAX, &err),
+	    VOUCH_OK);
+	/* A limit that the installed root exceeds but the new one fits. */
+	assert_true(small.len + 100 < big.len);
+	assert_int_equal(
+	    vouch_tuf_client_install_root(dir, small.data, small.len, small.len + 100, &err),
+	    VOUCH_E_EXISTS);
+	assert_non_null(strstr(err.msg, "already holds a trusted root"));
+	snprintf(path, sizeof(path), "%s/root.json", dir);
+	assert_int_equal(vouch_file_read(path, 1 << 20, &now, NULL), VOUCH_OK);
+	assert_int_equal(now.len, big.len);
+	assert_memory_equal(now.data, big.data, big.len);
+	vouch_buf_free(&small);
+	vouch_buf_free(&big);
+	vouch_buf_free(&now);
+	json_decref(env);
+	json_decref(body);
+	json_decref(bigenv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +451,7 @@ int main(void)
 	    cmocka_unit_test(test_load_trusted_offline),
 	    cmocka_unit_test(test_expired_and_rollback_timestamp),
 	    cmocka_unit_test(test_install_root_checks),
+	    cmocka_unit_test(test_install_root_never_replaces_an_unreadable_root),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vouch/buf.h"
 #include "vouch/encoding.h"
@@ -415,6 +416,112 @@ static void test_threshold_counts_each_key_once(void **state)
 	free_keys(&ks);
 }
 
+/* A mirror (metadata whose parent lists no hashes) can pad the signature
+ * list: each key id is tried once, so the cost is bounded by the role's
+ * keys, not by the file size. 20000 bad signatures under one listed key
+ * id cost one verification, not 20000 (python-tuf refuses a key id that
+ * signs twice; we consider its first signature only). */
+static void test_threshold_tries_each_key_id_once(void **state)
+{
+	(void)state;
+	struct keys3 ks;
+	struct vouch_err err;
+	unsigned n = 0;
+	json_t *env = NULL;
+	struct timespec t0, t1;
+	make_keys(&ks);
+	vouch_err_clear(&err);
+	json_t *s = J("{\"_type\":\"targets\"," COMMON ",\"targets\":{}}");
+	json_t *keyids = ids(&ks, 3);
+	assert_int_equal(vouch_tuf_sign(s, &ks.k[1], 1, &env, &err), VOUCH_OK);
+	json_t *good = json_deep_copy(json_array_get(json_object_get(env, "signatures"), 0));
+	json_t *sigs = json_array();
+	/* A real signature by the listed key, of another document: only a
+	 * full verification tells it is wrong. */
+	json_t *other = J("{\"_type\":\"targets\"," COMMON ",\"targets\":{},\"o\":1}");
+	json_t *oenv = NULL;
+	assert_int_equal(vouch_tuf_sign(other, &ks.k[0], 1, &oenv, &err), VOUCH_OK);
+	const char *bad = json_string_value(
+	    json_object_get(json_array_get(json_object_get(oenv, "signatures"), 0), "sig"));
+	assert_non_null(bad);
+	for (int i = 0; i < 20000; i++)
+		json_array_append_new(
+		    sigs, json_pack("{s:s,s:s}", "keyid", vouch_key_id(ks.k[0]), "sig", bad));
+	json_array_append(sigs, good);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(
+	    vouch_tuf_verify_threshold("targets", s, sigs, keyids, 1, ks.table, &n, &err),
+	    VOUCH_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(n, 1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(secs < 0.5);
+	/* Only the first signature of a key id counts: a bad one before a
+	 * good one by the same key id hides it. */
+	json_t *two = json_array();
+	json_array_append_new(two,
+			      json_pack("{s:s,s:s}", "keyid", vouch_key_id(ks.k[1]), "sig", bad));
+	json_array_append(two, good);
+	assert_int_equal(
+	    vouch_tuf_verify_threshold("targets", s, two, keyids, 1, ks.table, &n, &err),
+	    VOUCH_E_VERIFY);
+	assert_int_equal(n, 0);
+	json_decref(two);
+	json_decref(oenv);
+	json_decref(other);
+	json_decref(good);
+	json_decref(sigs);
+	json_decref(keyids);
+	json_decref(env);
+	json_decref(s);
+	free_keys(&ks);
+}
+
+static double elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Structural checks run before signatures are verified (on whatever a
+ * mirror sends when the snapshot lists no hashes): finding duplicate role
+ * names, key ids or paths must not be quadratic in the file size. */
+static void test_duplicate_checks_are_linear(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	struct timespec t0;
+	char name[32];
+	vouch_err_clear(&err);
+	json_t *s = J("{\"_type\":\"targets\"," COMMON
+		      ",\"targets\":{},\"delegations\":{\"keys\":{},\"roles\":[]}}");
+	json_t *roles = json_object_get(json_object_get(s, "delegations"), "roles");
+	json_t *paths = json_array();
+	for (int i = 0; i < 60000; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		json_array_append_new(paths, json_string(name));
+		json_array_append_new(roles,
+				      json_pack("{s:s,s:[],s:i,s:b,s:[s]}", "name", name, "keyids",
+						"threshold", 1, "terminating", 0, "paths", "*"));
+	}
+	json_object_set(json_array_get(roles, 0), "paths", paths);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(vouch_tuf_check_signed(VOUCH_TUF_TARGETS, s, &err), VOUCH_OK);
+	assert_true(elapsed(&t0) < 1.0);
+	/* Duplicates are still found. */
+	json_array_append_new(paths, json_string("r59999"));
+	assert_int_equal(vouch_tuf_check_signed(VOUCH_TUF_TARGETS, s, &err), VOUCH_E_FORMAT);
+	assert_string_equal(err.msg, "delegated role r0: field 'paths' lists 'r59999' twice");
+	json_array_remove(paths, json_array_size(paths) - 1);
+	json_array_append_new(roles, json_pack("{s:s,s:[],s:i,s:b,s:[s]}", "name", "r7", "keyids",
+					       "threshold", 1, "terminating", 0, "paths", "*"));
+	assert_int_equal(vouch_tuf_check_signed(VOUCH_TUF_TARGETS, s, &err), VOUCH_E_FORMAT);
+	assert_string_equal(err.msg, "delegated role 'r7' is defined twice");
+	json_decref(paths);
+	json_decref(s);
+}
+
 static void test_role_lookup_and_verify_role(void **state)
 {
 	(void)state;
@@ -617,6 +724,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_envelope),
 	    cmocka_unit_test(test_sign_and_threshold),
 	    cmocka_unit_test(test_threshold_counts_each_key_once),
+	    cmocka_unit_test(test_threshold_tries_each_key_id_once),
+	    cmocka_unit_test(test_duplicate_checks_are_linear),
 	    cmocka_unit_test(test_role_lookup_and_verify_role),
 	    cmocka_unit_test(test_path_match),
 	    cmocka_unit_test(test_role_covers),

@@ -356,6 +356,15 @@ enum vouch_rc vouch_tuf_client_install_root(const char *dir, const void *data, s
 	/* Never replace a trusted root behind the user's back (that would
 	 * be a rollback); the same bytes again are fine. */
 	rc = vouch_file_read((const char *)path.data, max, &old, NULL);
+	if (rc != VOUCH_OK && rc != VOUCH_E_NOTFOUND) {
+		/* There but unreadable, or larger than max: still a trusted
+		 * root, never overwritten. */
+		rc = vouch_err_set(err, VOUCH_E_EXISTS,
+				   "%s already holds a trusted root (unreadable or larger than "
+				   "%zu bytes); remove it first to start over",
+				   (const char *)path.data, max);
+		goto out;
+	}
 	if (rc == VOUCH_OK) {
 		if (old.len == len && memcmp(old.data, data, len) == 0)
 			rc = VOUCH_OK;
@@ -477,6 +486,8 @@ static enum vouch_rc update_root(struct vouch_tuf_client *c, struct vouch_err *e
 		json_t *env = NULL;
 		/* 5.3.2 */
 		int64_t n = vouch_tuf_version(tuf_signed(c->root));
+		if (n == INT64_MAX)
+			break; /* no N+1 can exist (and N+1 must not overflow) */
 		snprintf(label, sizeof(label), "%" PRId64 ".root.json", n + 1);
 		/* 5.3.3: up to root_max bytes (W); not found ends the walk. */
 		rc = download(c, "root", n + 1, c->limits.root_max, &b, err);
@@ -537,18 +548,22 @@ static enum vouch_rc update_root(struct vouch_tuf_client *c, struct vouch_err *e
 		c->root = env;
 		/* 5.3.9: repeat. */
 	}
+	/* 5.3.11: timestamp or snapshot keys rotated: delete the trusted
+	 * timestamp and snapshot (fast-forward attack recovery). Done for
+	 * every root the walk trusted and persisted, even when the walk then
+	 * stops on an error or an expired final root (5.3.10): the next
+	 * refresh starts from that persisted root and could no longer see
+	 * the rotation. */
+	if (!same_keyids(tuf_signed(first), tuf_signed(c->root), "timestamp") ||
+	    !same_keyids(tuf_signed(first), tuf_signed(c->root), "snapshot")) {
+		remove_local(c, "timestamp");
+		remove_local(c, "snapshot");
+	}
 	if (rc == VOUCH_OK) {
 		/* 5.3.10: the final root must not have expired. */
 		rc = vouch_tuf_check_expiry("root.json", tuf_signed(c->root), c->now, err);
 	}
 	if (rc == VOUCH_OK) {
-		/* 5.3.11: timestamp or snapshot keys rotated: delete the trusted
-		 * timestamp and snapshot (fast-forward attack recovery). */
-		if (!same_keyids(tuf_signed(first), tuf_signed(c->root), "timestamp") ||
-		    !same_keyids(tuf_signed(first), tuf_signed(c->root), "snapshot")) {
-			remove_local(c, "timestamp");
-			remove_local(c, "snapshot");
-		}
 		/* 5.3.12 */
 		c->consistent =
 		    json_is_true(json_object_get(tuf_signed(c->root), "consistent_snapshot"));
@@ -625,23 +640,23 @@ static enum vouch_rc update_timestamp(struct vouch_tuf_client *c, struct vouch_e
 					   label, v, tv);
 			goto out;
 		}
-		/* 5.4.3.2: the snapshot version it lists does not go back. */
+		/* 5.4.3.1: same version: discarded without error, whatever
+		 * it lists; go on with the trusted copy (python-tuf). */
 		int64_t sv = meta_version(snapshot_meta_of(env));
 		int64_t tsv = meta_version(snapshot_meta_of(trusted));
-		if (sv < tsv) {
+		if (v == tv) {
+			json_decref(env);
+			env = json_incref(trusted);
+			vouch_buf_free(&b);
+		} else if (sv < tsv) {
+			/* 5.4.3.2: the snapshot version it lists does not go
+			 * back. */
 			rc =
 			    vouch_err_set(err, VOUCH_E_ROLLBACK,
 					  "%s: lists snapshot version %" PRId64
 					  ", lower than the trusted %" PRId64 " (rollback attack?)",
 					  label, sv, tsv);
 			goto out;
-		}
-		if (v == tv) {
-			/* Same version: nothing new; keep the trusted copy (as
-			 * python-tuf does) and go on with it. */
-			json_decref(env);
-			env = json_incref(trusted);
-			vouch_buf_free(&b);
 		}
 	}
 	/* 5.4.4: not expired. */

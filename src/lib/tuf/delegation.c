@@ -182,11 +182,12 @@ enum vouch_rc vouch_tuf_client_find_target(struct vouch_tuf_client *c, const cha
 				continue;
 			rc = push(&w, json_string_value(json_object_get(d, "name")), idx, err);
 			/* 5.6.7.2.1: a terminating delegation: nothing after it
-			 * (siblings or pending roles above) is searched. */
+			 * (later siblings, roles pending above) is searched;
+			 * the delegations listed before it, and it, still are. */
 			if (rc == VOUCH_OK && json_is_true(json_object_get(d, "terminating"))) {
-				size_t last = w.stack[w.nstack - 1];
-				w.nstack = 0;
-				w.stack[w.nstack++] = last;
+				size_t keep = w.nstack - first;
+				memmove(w.stack, w.stack + first, keep * sizeof(*w.stack));
+				w.nstack = keep;
 				first = 0;
 				break;
 			}

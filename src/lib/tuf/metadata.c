@@ -150,6 +150,16 @@ bad:
 	return FAIL("spec_version '%.32s' is malformed", v);
 }
 
+/* Adds string s to set (a JSON object used as a hash set): 1 if it was
+ * new, 0 if already there, -1 out of memory. Duplicate checks run on
+ * unverified bytes, so they must stay linear in the input. */
+static int set_add(json_t *set, const char *s)
+{
+	if (json_object_get(set, s) != NULL)
+		return 0;
+	return json_object_set_new_nocheck(set, s, json_null()) == 0 ? 1 : -1;
+}
+
 /* Array of distinct strings, each at most VOUCH_TUF_MAX_NAME bytes. */
 static enum vouch_rc check_string_set(const json_t *obj, const char *field, int allow_empty,
 				      struct vouch_err *err)
@@ -161,20 +171,30 @@ static enum vouch_rc check_string_set(const json_t *obj, const char *field, int 
 	size_t n = json_array_size(a);
 	if (n == 0 && !allow_empty)
 		return FAIL("field '%s' is empty", field);
-	for (size_t i = 0; i < n; i++) {
+	json_t *set = json_object();
+	if (set == NULL)
+		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < n && rc == VOUCH_OK; i++) {
 		json_t *v = json_array_get(a, i);
-		if (!json_is_string(v))
-			return FAIL("field '%s' holds a non-string", field);
-		if (json_string_length(v) > VOUCH_TUF_MAX_NAME)
-			return vouch_err_set(err, VOUCH_E_LIMIT, "an entry of '%s' is too long",
-					     field);
-		for (size_t j = 0; j < i; j++) {
-			if (json_equal(v, json_array_get(a, j)))
-				return FAIL("field '%s' lists '%.80s' twice", field,
-					    json_string_value(v));
+		if (!json_is_string(v)) {
+			rc = FAIL("field '%s' holds a non-string", field);
+			break;
 		}
+		if (json_string_length(v) > VOUCH_TUF_MAX_NAME) {
+			rc = vouch_err_set(err, VOUCH_E_LIMIT, "an entry of '%s' is too long",
+					   field);
+			break;
+		}
+		/* jansson strings hold no NUL here (not allowed when parsing),
+		 * so the C string is the whole value. */
+		int added = set_add(set, json_string_value(v));
+		if (added < 0)
+			rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+		else if (added == 0)
+			rc = FAIL("field '%s' lists '%.80s' twice", field, json_string_value(v));
 	}
-	return VOUCH_OK;
+	json_decref(set);
+	return rc;
 }
 
 static enum vouch_rc check_keys(const json_t *keys, struct vouch_err *err)
@@ -375,19 +395,23 @@ static enum vouch_rc check_targets(const json_t *s, struct vouch_err *err)
 		vouch_err_prefix(err, "delegations: ");
 		return rc;
 	}
-	for (size_t i = 0; i < json_array_size(roles); i++) {
+	json_t *names = json_object();
+	if (names == NULL)
+		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < json_array_size(roles) && rc == VOUCH_OK; i++) {
 		json_t *r = json_array_get(roles, i);
 		rc = check_delegated_role(r, err);
 		if (rc != VOUCH_OK)
-			return rc;
-		for (size_t j = 0; j < i; j++) {
-			if (json_equal(json_object_get(r, "name"),
-				       json_object_get(json_array_get(roles, j), "name")))
-				return FAIL("delegated role '%.80s' is defined twice",
-					    json_string_value(json_object_get(r, "name")));
-		}
+			break;
+		const char *name = json_string_value(json_object_get(r, "name"));
+		int added = set_add(names, name);
+		if (added < 0)
+			rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+		else if (added == 0)
+			rc = FAIL("delegated role '%.80s' is defined twice", name);
 	}
-	return VOUCH_OK;
+	json_decref(names);
+	return rc;
 }
 
 enum vouch_rc vouch_tuf_check_signed(enum vouch_tuf_type type, const json_t *s,
@@ -563,11 +587,15 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 {
 	struct vouch_buf msg = {0};
 	size_t nsig = json_array_size(signatures);
-	/* Key ids already counted, and the computed ids of their keys: the
-	 * same public key listed under two key ids still counts once. */
+	/* Key ids already tried (only the first signature of a key id is
+	 * considered, so that padding the list with signatures costs nothing:
+	 * at most one verification per key of the role), and the computed ids
+	 * of the keys counted: the same public key listed under two key ids
+	 * still counts once. */
 	const char **seen = NULL;
 	char **seen_keys = NULL;
 	unsigned count = 0;
+	size_t ntried = 0;
 	uint8_t *sig = NULL;
 	enum vouch_rc rc = vouch_canon_encode(mut(signed_body), &msg, err);
 	if (rc != VOUCH_OK)
@@ -586,10 +614,11 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 		if (id == NULL || hex == NULL || !listed(keyids, id))
 			continue;
 		int dup = 0;
-		for (unsigned j = 0; j < count; j++)
-			dup |= strcmp(seen[j], id) == 0;
+		for (size_t j = 0; j < ntried && !dup; j++)
+			dup = strcmp(seen[j], id) == 0;
 		if (dup)
 			continue;
+		seen[ntried++] = id;
 		const json_t *kobj = json_object_get(keys, id);
 		if (kobj == NULL)
 			continue;
@@ -603,7 +632,6 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 		for (unsigned j = 0; ok && j < count; j++)
 			ok = strcmp(seen_keys[j], vouch_key_id(key)) != 0;
 		if (ok) {
-			seen[count] = id;
 			/* Remember the computed id: copy it, the key is freed. */
 			seen_keys[count] = strdup(vouch_key_id(key));
 			if (seen_keys[count] == NULL) {
