@@ -1110,8 +1110,9 @@ enum vouch_rc vouch_tuf_client_download_target(struct vouch_tuf_client *c,
 	unsigned algs = vouch_tuf_hash_algs(t->hashes);
 	enum vouch_rc rc = VOUCH_OK;
 	if (algs == 0)
-		return vouch_err_set(err, VOUCH_E_UNSUPPORTED,
-				     "%s: no supported hash algorithm listed (sha256, sha512)",
+		return vouch_err_set(err, VOUCH_E_VERIFY,
+				     "%s: cannot be verified: no supported hash algorithm listed "
+				     "(sha256, sha512)",
 				     t->name);
 	rc = vouch_tuf_client_target_url(c, t, &url, err);
 	if (rc == VOUCH_OK)

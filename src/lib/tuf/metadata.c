@@ -906,8 +906,9 @@ enum vouch_rc vouch_tuf_check_hashes(const char *what, const json_t *hashes,
 	unsigned algs = vouch_tuf_hash_algs(hashes);
 	enum vouch_rc rc = VOUCH_OK;
 	if (algs == 0)
-		return vouch_err_set(err, VOUCH_E_UNSUPPORTED,
-				     "%s: no supported hash algorithm listed (sha256, sha512)",
+		return vouch_err_set(err, VOUCH_E_VERIFY,
+				     "%s: cannot be verified: no supported hash algorithm listed "
+				     "(sha256, sha512)",
 				     what);
 	if ((algs & dg->algs) != algs)
 		return vouch_err_set(err, VOUCH_E_INTERNAL, "%s: digest not computed", what);
