@@ -96,9 +96,25 @@ enum vouch_rc agent_open(const char *config_path, int lock, struct agent *a, str
 			goto fail;
 		}
 	}
-	rc = agent_state_load(a->cfg->data_dir, &a->st, err);
-	if (rc != VOUCH_OK)
+	rc = agent_state_load(a->cfg->data_dir, &a->st, &a->state_err);
+	if (rc == VOUCH_E_FORMAT || rc == VOUCH_E_LIMIT) {
+		/* Damaged: keep the file for the operator, work on an empty
+		 * stand-in that is never saved. The device must still boot. */
+		a->state_corrupt = 1;
+		rc = vouch_buf_printf(&p, err, "%s/state.json", a->cfg->data_dir);
+		if (rc != VOUCH_OK)
+			goto fail;
+		a->st.path = (char *)vouch_buf_steal(&p);
+		a->st.doc = json_pack("{s:i, s:{}}", "format", 1, "tiers");
+		if (a->st.doc == NULL) {
+			rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+			goto fail;
+		}
+	} else if (rc != VOUCH_OK) {
+		if (err != NULL)
+			*err = a->state_err;
 		goto fail;
+	}
 	vouch_buf_free(&p);
 	return VOUCH_OK;
 fail:
@@ -210,22 +226,35 @@ static enum vouch_rc target_info(const struct vouch_tuf_target *t, struct info *
 		snprintf(reason, rlen, "missing or malformed version");
 		return VOUCH_E_FORMAT;
 	}
+	/* A release signed without security_version fixes nothing: 0. It is
+	 * then refused on any device whose floor rose above 0. */
 	const json_t *sv = json_object_get(v, "security_version");
-	if (!json_is_integer(sv) || json_integer_value(sv) < 0) {
-		snprintf(reason, rlen, "missing or malformed security_version");
+	if (sv != NULL && (!json_is_integer(sv) || json_integer_value(sv) < 0)) {
+		snprintf(reason, rlen, "malformed security_version");
 		return VOUCH_E_FORMAT;
 	}
-	in->secver = (int64_t)json_integer_value(sv);
+	in->secver = sv != NULL ? (int64_t)json_integer_value(sv) : 0;
+	/* Fail closed: no list, or an empty one, names no device. */
 	in->hardware = json_object_get(v, "hardware");
-	if (!json_is_array(in->hardware)) {
-		snprintf(reason, rlen, "missing hardware list");
+	if (!json_is_array(in->hardware) || json_array_size(in->hardware) == 0) {
+		snprintf(reason, rlen, "missing or empty hardware list (it names no device)");
 		return VOUCH_E_FORMAT;
 	}
 	in->format = json_string_value(json_object_get(v, "format"));
 	in->enc = json_object_get(v, "encryption");
-	if (in->enc != NULL && !json_is_object(in->enc)) {
-		snprintf(reason, rlen, "malformed encryption fields");
-		return VOUCH_E_FORMAT;
+	if (in->enc != NULL) {
+		/* The plaintext checks are what proves the decrypted bytes:
+		 * exactly a sha256 (64 hex digits) and a length. */
+		const char *ps = json_string_value(json_object_get(in->enc, "plaintext_sha256"));
+		const json_t *pl = json_object_get(in->enc, "plaintext_length");
+		if (!json_is_object(in->enc) || ps == NULL || strlen(ps) != 2 * VOUCH_SHA256_LEN ||
+		    strspn(ps, "0123456789abcdefABCDEF") != 2 * VOUCH_SHA256_LEN ||
+		    !json_is_integer(pl) || json_integer_value(pl) < 0) {
+			snprintf(
+			    reason, rlen,
+			    "malformed encryption fields (plaintext_length, plaintext_sha256)");
+			return VOUCH_E_FORMAT;
+		}
 	}
 	return VOUCH_OK;
 }
@@ -644,7 +673,8 @@ static enum vouch_rc install(struct agent *a, struct vouch_tuf_client *c,
 	if (in.enc != NULL) {
 		ps = json_string_value(json_object_get(in.enc, "plaintext_sha256"));
 		pl = json_object_get(in.enc, "plaintext_length");
-		if (ps == NULL || !json_is_integer(pl) || json_integer_value(pl) < 0 ||
+		if (ps == NULL || strlen(ps) != 2 * VOUCH_SHA256_LEN || !json_is_integer(pl) ||
+		    json_integer_value(pl) < 0 ||
 		    vouch_hex_decode(ps, strlen(ps), plain_sha, sizeof(plain_sha), NULL, NULL) !=
 			VOUCH_OK) {
 			rc = vouch_err_set(err, VOUCH_E_FORMAT,
@@ -710,11 +740,19 @@ static enum vouch_rc install(struct agent *a, struct vouch_tuf_client *c,
 			goto out;
 		cur = agent_archive_current(tier->dir);
 		same = cur != NULL && strcmp(cur, rdir) == 0;
-		free(cur);
 		if (same) {
-			rc = vouch_err_set(err, VOUCH_E_EXISTS, "%s is the live directory", rdir);
-			goto out;
+			/* The live directory has this release's name but the state
+			 * does not say it is running (a state file removed after
+			 * damage): never extract over the live tree, and never
+			 * trust it unverified. Use the next 16 hex digits of the
+			 * hash for a fresh directory (archive_cleanup knows both). */
+			free(rdir);
+			rdir = NULL;
+			rc = agent_archive_release_dir(tier->dir, hexid + 16, &rdir, err);
 		}
+		free(cur);
+		if (rc != VOUCH_OK)
+			goto out;
 		rc = agent_install_archive(rdir, &po, &res, err);
 		break;
 	}
@@ -792,6 +830,65 @@ out:
 
 /* --------------------------------------------------------------- cycle */
 
+/* Keeps the decision in the tier's state with at most
+ * AGENT_STATE_MAX_REFUSALS refusals (the count of the others in
+ * "refusals_omitted"): a channel with thousands of releases for other
+ * boards must not grow state.json past what the agent reads back. */
+static enum vouch_rc store_last_check(json_t *ts, json_t *dec, struct vouch_err *err)
+{
+	json_t *all = json_object_get(dec, "refusals");
+	size_t n = json_array_size(all);
+	json_t *copy = json_copy(dec);
+	json_t *kept = json_array();
+	if (copy == NULL || kept == NULL)
+		goto oom;
+	for (size_t i = 0; i < n && i < AGENT_STATE_MAX_REFUSALS; i++)
+		if (json_array_append(kept, json_array_get(all, i)) != 0)
+			goto oom;
+	if (json_object_set_new(copy, "refusals", kept) != 0) {
+		kept = NULL;
+		goto oom;
+	}
+	kept = NULL;
+	if (n > AGENT_STATE_MAX_REFUSALS &&
+	    json_object_set_new(copy, "refusals_omitted",
+				json_integer((json_int_t)(n - AGENT_STATE_MAX_REFUSALS))) != 0)
+		goto oom;
+	if (json_object_set_new(ts, "last_check", copy) != 0)
+		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+	return VOUCH_OK;
+oom:
+	json_decref(kept);
+	json_decref(copy);
+	return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+}
+
+/* Refusals that make `update`/`check` exit 1: a release whose version is
+ * above `target` (the version the tier ends the cycle with; NULL: none)
+ * refused by a check of DESIGN.md §2. Not counted: releases at or below
+ * `target` (superseded, nothing is lost by refusing them), releases this
+ * device marked bad itself (reported when it happened), and formats that do
+ * not fit the tier's installer (not addressed to it). A refusal without a
+ * usable version counts: it cannot be ordered, so it may be the newest. */
+static size_t count_newer_refusals(const json_t *refusals, const char *target)
+{
+	size_t i = 0, n = 0;
+	const json_t *r = NULL;
+	json_array_foreach (refusals, i, r) {
+		const char *v = json_string_value(json_object_get(r, "version"));
+		const char *code = json_string_value(json_object_get(r, "code"));
+		const char *why = json_string_value(json_object_get(r, "reason"));
+		if (code != NULL && strcmp(code, "unsupported") == 0)
+			continue;
+		if (why != NULL && strncmp(why, "marked bad", 10) == 0)
+			continue;
+		if (target != NULL && v != NULL && agent_version_cmp(v, target) <= 0)
+			continue;
+		n++;
+	}
+	return n;
+}
+
 static enum vouch_rc tier_cycle(struct agent *a, struct vouch_tuf_client *c,
 				const struct agent_tier *tier, int apply, int *rejected,
 				json_t *report, struct vouch_err *err)
@@ -802,8 +899,8 @@ static enum vouch_rc tier_cycle(struct agent *a, struct vouch_tuf_client *c,
 	json_t *run = NULL, *pend = NULL, *dec = NULL;
 	const char *action = "none";
 	char msg[2 * REASON_MAX + 2048];
-	const char *running_version = NULL;
-	size_t i = 0;
+	const char *running_version = NULL, *target_version = NULL;
+	size_t i = 0, newer_refused = 0;
 	json_t *r = NULL;
 
 	memset(&s, 0, sizeof(s));
@@ -825,13 +922,6 @@ static enum vouch_rc tier_cycle(struct agent *a, struct vouch_tuf_client *c,
 	running_version = run ? agent_rel_str(run, "version") : NULL;
 	json_array_foreach (s.refusals, i, r) {
 		const char *v = json_string_value(json_object_get(r, "version"));
-		const char *code = json_string_value(json_object_get(r, "code"));
-		int newer = running_version == NULL || v == NULL ||
-			    agent_version_cmp(v, running_version) > 0;
-		int bad =
-		    strncmp(json_string_value(json_object_get(r, "reason")), "marked bad", 10) == 0;
-		if (newer && !bad && code != NULL && strcmp(code, "unsupported") != 0)
-			*rejected = 1;
 		say(a, tier->name, "refuse %s%s%s%s: %s",
 		    json_string_value(json_object_get(r, "name")), v ? " (" : "", v ? v : "",
 		    v ? ")" : "", json_string_value(json_object_get(r, "reason")));
@@ -853,6 +943,15 @@ static enum vouch_rc tier_cycle(struct agent *a, struct vouch_tuf_client *c,
 			 apply ? "" : ": would install");
 	}
 	say(a, tier->name, "%s", msg);
+	/* The release this tier is heading for: the one it installs now, the
+	 * one on trial, or the one running (docs/agent.md, "Exit codes"). */
+	if (strcmp(action, "install") == 0)
+		target_version = s.best_version;
+	else if (pend != NULL)
+		target_version = agent_rel_str(pend, "version");
+	else
+		target_version = running_version;
+	newer_refused = count_newer_refusals(s.refusals, target_version);
 	dec = json_pack("{s:s, s:s, s:O, s:s?, s:s?, s:I}", "action", action, "message", msg,
 			"refusals", s.refusals, "candidate", s.best, "candidate_version",
 			s.best_version, "time", (json_int_t)time(NULL));
@@ -860,10 +959,22 @@ static enum vouch_rc tier_cycle(struct agent *a, struct vouch_tuf_client *c,
 		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 		goto out;
 	}
+	if (json_object_set_new(dec, "newer_refused", json_integer((json_int_t)newer_refused)) !=
+	    0) {
+		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (newer_refused > 0) {
+		*rejected = 1;
+		say(a, tier->name,
+		    "%zu release(s) newer than %s refused: see the reasons above (exit 1)",
+		    newer_refused, target_version ? target_version : "nothing");
+	}
 	json_object_set(report, tier->name, dec);
 	if (apply) {
-		json_object_set(ts, "last_check", dec);
-		rc = agent_state_save(&a->st, err);
+		rc = store_last_check(ts, dec, err);
+		if (rc == VOUCH_OK)
+			rc = agent_state_save(&a->st, err);
 		if (rc != VOUCH_OK)
 			goto out;
 		if (strcmp(action, "install") == 0) {
@@ -876,8 +987,9 @@ static enum vouch_rc tier_cycle(struct agent *a, struct vouch_tuf_client *c,
 				if (vouch_rc_exit_code(rc) == 1)
 					*rejected = 1;
 				json_object_set_new(dec, "error", json_string(ierr.msg));
-				json_object_set(ts, "last_check", dec);
-				enum vouch_rc r2 = agent_state_save(&a->st, err);
+				enum vouch_rc r2 = store_last_check(ts, dec, err);
+				if (r2 == VOUCH_OK)
+					r2 = agent_state_save(&a->st, err);
 				if (vouch_rc_exit_code(rc) == 1 && r2 == VOUCH_OK)
 					rc = VOUCH_OK; /* reported through *rejected */
 				else if (err != NULL)
@@ -893,12 +1005,25 @@ out:
 	return rc;
 }
 
+/* The error every state-changing command returns on a damaged state. */
+static enum vouch_rc state_refuse(struct agent *a, struct vouch_err *err)
+{
+	return vouch_err_set(err, VOUCH_E_IO,
+			     "%s; refusing to act without it (the floors are in it): the device "
+			     "keeps booting its committed slot; restore the file from a backup, "
+			     "or remove it to start over with floors 0",
+			     a->state_err.msg);
+}
+
 enum vouch_rc agent_cycle(struct agent *a, int apply, int *rejected, struct vouch_err *err)
 {
 	struct vouch_tuf_client *c = NULL;
-	json_t *report = json_object();
+	json_t *report = NULL;
 	enum vouch_rc rc = VOUCH_OK, first = VOUCH_OK;
 	*rejected = 0;
+	if (a->state_corrupt)
+		return state_refuse(a, err);
+	report = json_object();
 	if (report == NULL)
 		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 	rc = tuf_open(a, &c, err);
@@ -1029,9 +1154,43 @@ static enum vouch_rc reconcile_archive(struct agent *a, const struct agent_tier 
 	return rc;
 }
 
+/* startup on a damaged state: nothing can be committed (what is on trial
+ * is unknown), so a trial armed in the boot environment is disarmed and the
+ * next boot is the committed slot; archive links are left as they are. */
+static enum vouch_rc startup_safe_mode(struct agent *a, struct vouch_err *err)
+{
+	const struct agent_tier *bt = agent_config_boot_tier(a->cfg);
+	say(a, NULL, "state damaged: %s", a->state_err.msg);
+	if (bt != NULL) {
+		struct agent_bootenv env;
+		char active[2] = {0, 0};
+		int trial = 0;
+		enum vouch_rc rc = agent_boot_load(a->cfg, &env, err);
+		if (rc != VOUCH_OK) {
+			agent_bootenv_free(&env);
+			return rc;
+		}
+		active[0] = agent_boot_active(&env)[0];
+		trial = *agent_bootenv_get(&env, "vouch_trial") != '\0';
+		agent_bootenv_free(&env);
+		if (trial) {
+			rc = boot_set(a, active, NULL, 0, err);
+			if (rc != VOUCH_OK)
+				return rc;
+			say(a, bt->name, "trial disarmed: the next boot is the committed slot %s",
+			    active);
+		} else {
+			say(a, bt->name, "committed slot %s stays active", active);
+		}
+	}
+	return state_refuse(a, err);
+}
+
 enum vouch_rc agent_startup(struct agent *a, struct vouch_err *err)
 {
 	enum vouch_rc rc = VOUCH_OK;
+	if (a->state_corrupt)
+		return startup_safe_mode(a, err);
 	for (size_t i = 0; rc == VOUCH_OK && i < a->cfg->ntiers; i++) {
 		const struct agent_tier *tier = &a->cfg->tiers[i];
 		json_t *ts = agent_state_tier(&a->st, tier->name);
@@ -1057,6 +1216,8 @@ enum vouch_rc agent_commit(struct agent *a, struct vouch_err *err)
 {
 	enum vouch_rc rc = VOUCH_OK;
 	int n = 0;
+	if (a->state_corrupt)
+		return state_refuse(a, err);
 	for (size_t i = 0; rc == VOUCH_OK && i < a->cfg->ntiers; i++) {
 		const struct agent_tier *tier = &a->cfg->tiers[i];
 		json_t *ts = agent_state_tier(&a->st, tier->name);
@@ -1087,6 +1248,11 @@ enum vouch_rc agent_commit(struct agent *a, struct vouch_err *err)
 enum vouch_rc agent_rollback(struct agent *a, const char *only, struct vouch_err *err)
 {
 	enum vouch_rc rc = VOUCH_OK;
+	if (only != NULL && agent_config_tier(a->cfg, only) == NULL)
+		return vouch_err_set(err, VOUCH_E_USAGE,
+				     "rollback: no [tier.%.64s] in the configuration", only);
+	if (a->state_corrupt)
+		return state_refuse(a, err);
 	for (size_t i = 0; rc == VOUCH_OK && i < a->cfg->ntiers; i++) {
 		const struct agent_tier *tier = &a->cfg->tiers[i];
 		if (only != NULL && strcmp(only, tier->name) != 0)
@@ -1193,6 +1359,9 @@ enum vouch_rc agent_status(struct agent *a, struct vouch_err *err)
 	}
 	if (!a->json) {
 		fprintf(a->out, "device %s (hardware %s)\n", a->cfg->device_id, a->cfg->hardware);
+		if (a->state_corrupt)
+			fprintf(a->out, "state: DAMAGED (%s); tiers below are not known\n",
+				a->state_err.msg);
 		if (boot != NULL) {
 			fprintf(a->out, "boot: active slot %s, booted slot %s",
 				agent_boot_active(&env), agent_boot_booted(&env));
@@ -1243,6 +1412,10 @@ enum vouch_rc agent_status(struct agent *a, struct vouch_err *err)
 				fprintf(a->out, "  %-9s %s: %s\n", "refused",
 					agent_rel_str(r, "name"), agent_rel_str(r, "reason"));
 			}
+			if (json_integer_value(json_object_get(lc, "refusals_omitted")) > 0)
+				fprintf(a->out, "  %-9s %lld more (see check)\n", "refused",
+					(long long)json_integer_value(
+					    json_object_get(lc, "refusals_omitted")));
 			if (json_object_get(lc, "error") != NULL)
 				fprintf(a->out, "  %-9s %s\n", "error", agent_rel_str(lc, "error"));
 		}
@@ -1250,7 +1423,9 @@ enum vouch_rc agent_status(struct agent *a, struct vouch_err *err)
 	if (a->json) {
 		out = json_pack("{s:s, s:s, s:O?, s:O}", "device", a->cfg->device_id, "hardware",
 				a->cfg->hardware, "boot", boot, "tiers", tiers);
-		if (out == NULL) {
+		if (out == NULL ||
+		    (a->state_corrupt &&
+		     json_object_set_new(out, "state_error", json_string(a->state_err.msg)) != 0)) {
 			rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 			goto out;
 		}
@@ -1264,6 +1439,8 @@ out:
 	json_decref(boot);
 	json_decref(tiers);
 	agent_bootenv_free(&env);
+	if (rc == VOUCH_OK && a->state_corrupt)
+		rc = state_refuse(a, err);
 	return rc;
 }
 

@@ -16,18 +16,26 @@ struct agent {
 	int lock_fd;
 	int json; /* machine-readable output */
 	FILE *out;
+	/* state.json exists but is damaged (does not parse, wrong shape, too
+	 * large): st is an empty stand-in that must never be saved (it would
+	 * erase the floors), and only boot-sim, startup (safe mode) and
+	 * status run (docs/agent.md, "A damaged state file"). */
+	int state_corrupt;
+	struct vouch_err state_err;
 };
 
 /* Loads the configuration and the state, takes the data directory's lock
- * (mutating commands; VOUCH_E_IO if another agent holds it). */
+ * (mutating commands; VOUCH_E_IO if another agent holds it). A damaged
+ * state file is not an error here: it sets a->state_corrupt (see above). */
 enum vouch_rc agent_open(const char *config_path, int lock, struct agent *a,
 			 struct vouch_err *err) VOUCH_WUR;
 void agent_close(struct agent *a);
 
 /* check (apply = 0: changes nothing but the trusted metadata) or update
- * (apply = 1: one cycle). *rejected is set when a release newer than the
- * running one was refused by a security check, or an install failed
- * verification. */
+ * (apply = 1: one cycle). *rejected is set when the release chosen for
+ * install failed a security check, or a release newer than the one a tier
+ * ends the cycle with (installed now, on trial, or running) was refused;
+ * refusals of superseded releases are reported but do not set it. */
 enum vouch_rc agent_cycle(struct agent *a, int apply, int *rejected,
 			  struct vouch_err *err) VOUCH_WUR;
 /* What the init system runs at boot: finishes or repairs pending trials. */

@@ -33,7 +33,9 @@ struct extract {
 
 /* Lexically resolves rel (a relative path) against the entry's depth and
  * says whether it stays inside the root: each ".." must have a component to
- * climb out of. */
+ * climb out of. ".." is allowed only before the first other component: after
+ * one, the component may itself be a link ("a -> ." makes "a/a/../.." climb
+ * two levels above the link's directory, not zero). */
 static int stays_inside(const char *entry_path, const char *link_target)
 {
 	long depth = 0;
@@ -51,16 +53,18 @@ static int stays_inside(const char *entry_path, const char *link_target)
 		p = slash + 1;
 	}
 	p = link_target;
+	int descended = 0;
 	while (*p) {
 		const char *slash = strchr(p, '/');
 		size_t n = slash ? (size_t)(slash - p) : strlen(p);
 		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			if (--depth < 0)
+			if (descended || --depth < 0)
 				return 0;
 		} else if (n == 0 || (n == 1 && p[0] == '.')) {
 			/* nothing */
 		} else {
 			depth++;
+			descended = 1;
 		}
 		p += n;
 		if (*p == '/')
@@ -192,8 +196,19 @@ static void *extract_main(void *arg)
 		rc = prefixed(x->root, rel, e, 0, &x->err);
 		if (rc == VOUCH_OK && archive_entry_hardlink(e) != NULL) {
 			char hl[1100];
+			struct stat hst;
 			snprintf(hl, sizeof(hl), "%s", archive_entry_hardlink(e));
 			rc = prefixed(x->root, hl, e, 1, &x->err);
+			/* Only to a regular file extracted before: link(2) does not
+			 * follow symlinks, so a hard link to "d/l -> .." would be a
+			 * copy of that link at another depth, escaping. */
+			if (rc == VOUCH_OK &&
+			    (lstat(archive_entry_hardlink(e), &hst) != 0 || !S_ISREG(hst.st_mode)))
+				rc = vouch_err_set(
+				    &x->err, VOUCH_E_DENIED,
+				    "archive entry %.200s: hard link to %.200s, which "
+				    "is not a regular file of the archive",
+				    rel, hl);
 		}
 		if (rc != VOUCH_OK)
 			goto out;

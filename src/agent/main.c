@@ -47,7 +47,12 @@ static void usage(FILE *fp)
 	      "  --help         this text\n"
 	      "\n"
 	      "Exit codes: 0 ok, 1 rejected by a security check, 2 usage error,\n"
-	      "3 system or I/O error.\n",
+	      "3 system or I/O error. For check and update: 0 when every tier is on\n"
+	      "(or installing) its best eligible release, even if older releases were\n"
+	      "refused; 1 when the release chosen for install failed a check (tampered,\n"
+	      "hash mismatch, not a recipient...) or a release newer than the one a tier\n"
+	      "ends the cycle with was refused. Refusals are always listed with reasons\n"
+	      "(status shows the last ones; --json: refusals, newer_refused, rejected).\n",
 	      fp);
 }
 

@@ -45,6 +45,9 @@ static enum vouch_rc spawn(const char *command, char *const argv[], char *const 
 			execvp(argv[0], argv);
 		_exit(127);
 	}
+	/* Also in the parent: a timeout that fires before the child ran
+	 * setpgid() must still kill the whole group. */
+	setpgid(pid, pid);
 	if (want_stdin) {
 		close(in[0]);
 		p->in_fd = in[1];

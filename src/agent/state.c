@@ -11,6 +11,29 @@
 
 static const char *const release_keys[] = {"running", "pending", "previous"};
 
+/* A release record as install() writes it: what commit and fall back act
+ * on (a slot other than a or b would be written to the boot environment). */
+static int release_ok(const json_t *r)
+{
+	static const char *const strs[] = {"name", "version", "target_hash"};
+	if (!json_is_object(r))
+		return 0;
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (!json_is_string(json_object_get(r, strs[i])))
+			return 0;
+	const json_t *sv = json_object_get(r, "security_version");
+	if (!json_is_integer(sv) || json_integer_value(sv) < 0)
+		return 0;
+	const json_t *slot = json_object_get(r, "slot");
+	if (slot != NULL && (!json_is_string(slot) || (strcmp(json_string_value(slot), "a") != 0 &&
+						       strcmp(json_string_value(slot), "b") != 0)))
+		return 0;
+	const json_t *d = json_object_get(r, "dir");
+	if (d != NULL && (!json_is_string(d) || json_string_length(d) == 0))
+		return 0;
+	return 1;
+}
+
 /* The shape every later access relies on: refuse anything else, so a
  * damaged file is reported instead of half-used. */
 static enum vouch_rc check_shape(json_t *doc, struct vouch_err *err)
@@ -33,7 +56,7 @@ static enum vouch_rc check_shape(json_t *doc, struct vouch_err *err)
 					     name);
 		for (size_t i = 0; i < 3; i++) {
 			json_t *r = json_object_get(t, release_keys[i]);
-			if (r != NULL && !json_is_object(r))
+			if (r != NULL && !release_ok(r))
 				return vouch_err_set(err, VOUCH_E_FORMAT, "state: tier %s: bad %s",
 						     name, release_keys[i]);
 		}
@@ -85,6 +108,11 @@ enum vouch_rc agent_state_save(struct agent_state *st, struct vouch_err *err)
 {
 	struct vouch_buf b = {0};
 	enum vouch_rc rc = vouch_json_dump(st->doc, &b, err);
+	/* Never write a file that load would refuse as damaged. */
+	if (rc == VOUCH_OK && b.len > AGENT_STATE_MAX_SIZE)
+		rc = vouch_err_set(err, VOUCH_E_LIMIT,
+				   "%s: state would grow past %u bytes; not written", st->path,
+				   AGENT_STATE_MAX_SIZE);
 	if (rc == VOUCH_OK)
 		rc = vouch_file_write_atomic(st->path, b.data, b.len, 0644, err);
 	vouch_buf_free(&b);

@@ -22,6 +22,8 @@
 
 #define AGENT_STATE_MAX_SIZE (1024u * 1024)
 #define AGENT_STATE_MAX_BAD 256
+/* Refusals kept in a tier's last_check (all are printed). */
+#define AGENT_STATE_MAX_REFUSALS 32
 
 struct agent_state {
 	char *path;

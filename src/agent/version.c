@@ -17,6 +17,31 @@ int agent_version_valid(const char *s)
 		if (!alnum && c != '.' && c != '+' && c != '-' && c != '~' && c != '_')
 			return 0;
 	}
+	/* Shape: every core component starts with a digit, so that a word
+	 * ("latest", "zzz", "v9") cannot sort above every numbered release
+	 * (letters sort above digits); no empty component in the core or the
+	 * pre-release ("1..2", "1.", "1.0-", "1.0-rc..1"), which would sort
+	 * as a word too. */
+	size_t core = strcspn(s, "-+");
+	size_t end = strcspn(s, "+");
+	if (core == 0)
+		return 0;
+	for (size_t i = 0; i < core; i++) {
+		if (i == 0 || s[i - 1] == '.') {
+			if (s[i] < '0' || s[i] > '9')
+				return 0;
+		}
+	}
+	if (s[core - 1] == '.')
+		return 0;
+	if (core < end) { /* "-pre" up to the build metadata */
+		size_t a = core + 1;
+		if (a >= end || s[a] == '.' || s[end - 1] == '.')
+			return 0;
+		for (size_t i = a + 1; i < end; i++)
+			if (s[i] == '.' && s[i - 1] == '.')
+				return 0;
+	}
 	return 1;
 }
 

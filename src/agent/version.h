@@ -15,8 +15,12 @@
 
 #define AGENT_VERSION_MAX 64
 
-/* 1 if s is a usable version: 1..64 bytes of [0-9A-Za-z.+~_-], starting
- * with a digit or letter. */
+/* 1 if s is a usable version: 1..64 bytes of [0-9A-Za-z.+~_-]; the core
+ * (before the first '-' or '+') is non-empty dot-separated components each
+ * starting with a digit ("1.2.0a" yes; "latest", "v1.2", "1..2" no); a
+ * pre-release has no empty component. A release whose version is not
+ * valid is refused ("missing or malformed version"), so no string can sort
+ * above the numbered releases by being a word. */
 int agent_version_valid(const char *s);
 /* <0, 0, >0 like strcmp. */
 int agent_version_cmp(const char *a, const char *b);

@@ -452,8 +452,14 @@ def test_health_check_timeout_falls_back(world):
     ([("fifo", "fifo", None)], "device node, fifo or socket refused"),
     # A symlink to the root itself, then a write through it.
     ([("s", "symlink", "."), ("s/x", "file", "x")], "symlink"),
+    # Review: ".." after a component that is itself a link to ".".
+    ([("a", "symlink", "."), ("x", "symlink", "a/a/../..")], "link escapes the directory"),
+    # Review: a hard link to a symlink copies the link to another depth.
+    ([("d", "dir", None), ("d/e", "dir", None), ("d/e/l", "symlink", "../.."),
+      ("hl", "hardlink", "d/e/l")], "is not a regular file of the archive"),
 ], ids=["dotdot", "inner-dotdot", "absolute", "symlink-escape", "nested-symlink-escape",
-        "absolute-symlink", "hardlink-escape", "device", "fifo", "write-through-symlink"])
+        "absolute-symlink", "hardlink-escape", "device", "fifo", "write-through-symlink",
+        "dotdot-through-link", "hardlink-to-symlink"])
 def test_hostile_tarballs_refused(world, members, why):
     dev = world.device()
     app_release(world, "1.0.0")
@@ -641,3 +647,335 @@ def test_archive_refuses_a_real_directory_at_the_live_path(world):
     assert "exists and is not a symlink" in p.stdout + p.stderr
     assert (dev.dir / "app" / "current" / "keep").read_text() == "mine"
     assert sorted(os.listdir(dev.dir / "app")) == ["current"]
+
+
+# ------------------------------------------------- review: exit codes
+
+def test_update_exit_code_ignores_superseded_refusals(world):
+    """Exit 1 only when a release newer than the one the tier ends the cycle
+    with was refused (or the chosen one failed a check); refusals of
+    releases the cycle supersedes are reported but exit 0."""
+    import json as _json
+    world.release("os/stable/fw-1.img", "1.0.0", 0)
+    dev = world.device()
+    install_and_commit(dev)
+    world.release("os/stable/fw-2.img", "2.0.0", 0, hardware=("board-z",))
+    p = dev.agent("update", check=1)
+    assert "1 release(s) newer than 1.0.0 refused" in p.stdout
+    world.release("os/stable/fw-3.img", "3.0.0", 0)
+    p = dev.agent("update", check=0)
+    assert "refuse os/stable/fw-2.img (2.0.0): hardware 'board-a'" in p.stdout
+    assert dev.bootenv()["vouch_trial"] == "a"
+    assert dev.reboot() == "a"
+    assert dev.tier("os")["running"]["version"] == "3.0.0"
+    j = _json.loads(dev.agent("check", "--json", check=0).stdout)
+    assert j["rejected"] is False and j["tiers"]["os"]["newer_refused"] == 0
+    assert j["tiers"]["os"]["refusals"][0]["version"] == "2.0.0"
+    # A newer release refused while an older one installs: still exit 1,
+    # and the same on the next cycle (a cron job sees a steady answer).
+    world.release("os/stable/fw-4.img", "4.0.0", 0)
+    world.release("os/stable/fw-5.img", "5.0.0", 0, hardware=("board-z",))
+    p = dev.agent("update", check=1)
+    assert "1 release(s) newer than 4.0.0 refused" in p.stdout
+    assert dev.bootenv()["vouch_trial"] == "b"
+    dev.reboot()
+    j = _json.loads(dev.agent("update", "--json", check=1).stdout)
+    assert j["rejected"] is True and j["tiers"]["os"]["newer_refused"] == 1
+    assert dev.tier("os")["running"]["version"] == "4.0.0"
+
+
+# ------------------------------------------- review: decision inputs
+
+def test_empty_hardware_list_names_no_device(world):
+    """Fail closed: a release signed without any hardware is not for every
+    board; it is refused with a reason and the exit code says so."""
+    world.release("os/stable/fw-1.img", "1.0.0", 0)
+    dev = world.device()
+    install_and_commit(dev)
+    path = world.tmp / "nohw.img"
+    path.write_bytes(image(50000, "nohw"))
+    world.repo.vouch("repo", "add", world.repo.dir, path, "--name", "os/stable/fw-2.img",
+                     "--key", world.repo.keys["os"], "--version", "2.0.0",
+                     "--security-version", "0")
+    world.repo.publish()
+    env_before = (dev.dir / "bootenv").read_bytes()
+    p = dev.agent("update", check=1)
+    assert ("refuse os/stable/fw-2.img (2.0.0): missing or empty hardware list "
+            "(it names no device)") in p.stdout
+    assert (dev.dir / "bootenv").read_bytes() == env_before
+    assert "missing or empty hardware list" in dev.agent("status", check=0).stdout
+
+
+# --------------------------------------------- review: damaged state
+
+@pytest.mark.parametrize("damage", [b"{not json", b'{"format": 1, "tiers": {"os": {"floor": -1}}}',
+                                    b"[" * 100000])
+def test_damaged_state_keeps_the_device_booting(world, damage):
+    """A state file that does not parse never makes the device unbootable:
+    boot-sim works, startup disarms an unknown trial (back to the committed
+    slot) and says why, status shows the damage; update/commit/rollback
+    refuse (exit 3) and never overwrite the file (its floors)."""
+    world.release("os/stable/fw-1.img", "1.0.0", 2)
+    dev = world.device()
+    install_and_commit(dev)
+    world.release("os/stable/fw-2.img", "2.0.0", 3)
+    dev.agent("update", check=0)
+    assert dev.bootenv()["vouch_trial"] == "a"
+    state = dev.dir / "data" / "state.json"
+    state.write_bytes(damage)
+    assert dev.boot() == "a"  # the bootloader tries the trial slot
+    p = dev.agent("startup", check=3)
+    assert "state damaged" in p.stdout and "trial disarmed" in p.stdout
+    assert "committed slot b" in p.stdout
+    assert dev.boot() == "b"  # the committed slot, never the unknown trial
+    s = dev.agent("status", check=3)
+    assert "state: DAMAGED" in s.stdout
+    assert "state_error" in dev.agent("status", "--json", check=3).stdout
+    for cmd in (["update"], ["check"], ["commit"], ["rollback", "os"]):
+        p = dev.agent(*cmd, check=3)
+        assert "refusing to act without it" in p.stderr
+    assert state.read_bytes() == damage
+    # The operator removes it: the device starts over (floors 0) and works.
+    state.unlink()
+    dev.agent("update", check=0)
+
+
+def test_rollback_of_an_unknown_tier_is_a_usage_error(world):
+    world.release("os/stable/fw-1.img", "1.0.0", 0)
+    dev = world.device()
+    install_and_commit(dev)
+    p = dev.agent("rollback", "oss", check=2)
+    assert "no [tier.oss]" in p.stderr
+    assert dev.tier("os")["running"]["version"] == "1.0.0"
+
+
+def test_health_check_timeout_kills_the_whole_process_group(world):
+    """A timed-out health check is killed with everything it started."""
+    dev = world.device()
+    app_release(world, "1.0.0")
+    dev.agent("update", check=0)
+    pidfile = dev.dir / "grandchild.pid"
+    text = dev.config.read_text().replace("timeout = 10", "timeout = 1").replace(
+        "command = test ! -e",
+        f"command = test \"$VOUCH_VERSION\" != 2.0.0 || {{ sleep 300 & echo $! > {pidfile}; "
+        "wait; }; test ! -e")
+    dev.config.write_text(text)
+    app_release(world, "2.0.0")
+    p = dev.agent("update", check=0)
+    assert "timed out after 1 s" in p.stdout
+    pid = int(pidfile.read_text())
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        # A zombie re-parented to init is gone for our purpose.
+        try:
+            if open(f"/proc/{pid}/stat").read().split(") ")[1].startswith("Z"):
+                break
+        except FileNotFoundError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError("the health check's background child survived the timeout")
+
+
+def test_many_refusals_do_not_grow_the_state_without_bound(world):
+    """Every refusal is printed, but a tier's stored decision keeps at most
+    32 of them (state.json must stay readable whatever the channel holds)."""
+    world.release("os/stable/fw-1.img", "1.0.0", 0)
+    dev = world.device()
+    install_and_commit(dev)
+    lines = []
+    for i in range(40):
+        f = world.tmp / f"other-{i}.img"
+        f.write_bytes(image(1000, f"other-{i}"))
+        lines.append(f"{f} os/stable/other-{i:02d}.img")
+    (world.tmp / "batch").write_text("\n".join(lines) + "\n")
+    world.repo.vouch("repo", "add", world.repo.dir, "--batch", world.tmp / "batch", "--key",
+                     world.repo.keys["os"], "--version", "0.5.0", "--security-version", "0",
+                     "--hardware", "board-z")
+    world.repo.publish()
+    p = dev.agent("update", check=0)  # older than 1.0.0: reported, not a failure
+    assert p.stdout.count("refuse os/stable/other-") == 40
+    lc = dev.tier("os")["last_check"]
+    assert len(lc["refusals"]) == 32 and lc["refusals_omitted"] == 8
+    assert "8 more (see check)" in dev.agent("status", check=0).stdout
+
+
+def test_encrypted_release_with_a_short_plaintext_hash_is_refused(world):
+    """The plaintext hash must be a whole sha256: a short one would leave
+    part of the expected digest unset."""
+    vouch = binary("vouch")
+    env = {"VOUCH_KEY_LOG": str(world.tmp / "kl")}
+    run([vouch, "keygen", "--type", "x25519", "--no-passphrase", "--out", world.tmp / "group"],
+        check=0, env=env)
+    plain = image(20000, "short hash")
+    (world.tmp / "plain").write_bytes(plain)
+    run([vouch, "encrypt", "--to", world.tmp / "group.pub", "-o", world.tmp / "ct",
+         world.tmp / "plain"], check=0)
+    import hashlib
+    enc = {"encryption": {"suite": "vouch-enc-v1/aes-256-gcm", "plaintext_length": len(plain),
+                          "plaintext_sha256": hashlib.sha256(plain).hexdigest()[:2]}}
+    world.release("os/stable/fw-enc.img", "1.0.0", 0,
+                  data=(world.tmp / "ct").read_bytes(), custom=enc)
+    dev = world.device()
+    dev.config.write_text(dev.config.read_text().replace(
+        "data-dir =", f"decryption-key = {world.tmp / 'group'}\ndata-dir ="))
+    p = dev.agent("update", check=1)
+    assert "malformed encryption fields" in p.stdout
+    assert dev.slot_bytes("b", 64) == b"\0" * 64
+    assert not (dev.dir / "bootenv").exists() or "vouch_trial" not in dev.bootenv()
+
+
+# ----------------------------------- review: the tier must be the signer
+
+def _canonical(obj):
+    import json as _json
+    return _json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _resign(path_in, path_out, key_file, mutate):
+    """Loads signed metadata, applies mutate(signed), bumps the version and
+    re-signs it with key_file (ed25519 PKCS#8 PEM) under the same key id."""
+    import json as _json
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    doc = _json.loads(path_in.read_text())
+    mutate(doc["signed"])
+    doc["signed"]["version"] += 1
+    key = load_pem_private_key(key_file.read_bytes(), password=None)
+    keyid = doc["signatures"][0]["keyid"]
+    doc["signatures"] = [{"keyid": keyid, "sig": key.sign(_canonical(doc["signed"])).hex()}]
+    data = _json.dumps(doc, indent=1).encode()
+    path_out.write_bytes(data)
+    return doc["signed"]["version"], data
+
+
+def test_target_listed_by_another_role_is_refused(world):
+    """The top-level targets role (or any role but the tier) listing a path
+    under the tier's channel: a valid TUF target, but not signed by the tier
+    that owns the path, so never installed."""
+    import hashlib
+    world.release("os/stable/fw-1.img", "1.0.0", 0)
+    dev = world.device()
+    install_and_commit(dev)
+    md = world.repo.dir / "metadata"
+    data = image(30000, "evil")
+    digest = hashlib.sha256(data).hexdigest()
+    (world.repo.dir / "targets" / "os" / "stable" / f"{digest}.evil.img").write_bytes(data)
+
+    def latest(role):
+        return max(md.glob(f"*.{role}.json"), key=lambda p: int(p.name.split(".")[0]))
+
+    def add_evil(signed):
+        signed["targets"]["os/stable/evil.img"] = {
+            "length": len(data), "hashes": {"sha256": digest},
+            "custom": {"vouch": {"version": "9.9.9", "security_version": 9,
+                                 "hardware": ["board-a"], "tier": "os", "format": "raw"}}}
+
+    tv = int(latest("targets").name.split(".")[0]) + 1
+    tv, tdata = _resign(latest("targets"), md / f"{tv}.targets.json", world.repo.keys["targets"],
+                        add_evil)
+
+    def bump_targets(signed):
+        signed["meta"]["targets.json"] = {"version": tv, "length": len(tdata),
+                                          "hashes": {"sha256": hashlib.sha256(tdata).hexdigest()}}
+
+    sv = int(latest("snapshot").name.split(".")[0]) + 1
+    sv, sdata = _resign(latest("snapshot"), md / f"{sv}.snapshot.json",
+                        world.repo.keys["snapshot"], bump_targets)
+
+    def bump_snapshot(signed):
+        signed["meta"]["snapshot.json"] = {"version": sv, "length": len(sdata),
+                                           "hashes": {"sha256": hashlib.sha256(sdata).hexdigest()}}
+
+    _resign(md / "timestamp.json", md / "timestamp.json", world.repo.keys["timestamp"],
+            bump_snapshot)
+    env_before = (dev.dir / "bootenv").read_bytes()
+    p = dev.agent("update", check=1)
+    assert ("refuse os/stable/evil.img (9.9.9): signed by role 'targets', not by tier 'os'"
+            in p.stdout), p.stdout
+    assert (dev.dir / "bootenv").read_bytes() == env_before
+    assert dev.slot_bytes("a", 16) != data[:16]
+    assert dev.tier("os")["last_check"]["refusals"][0]["code"] == "denied"
+
+
+def test_archive_tier_recovers_after_the_state_file_is_removed(world):
+    """The documented way out of a damaged state (remove it) must not leave
+    an archive tier stuck on "is the live directory": the release is
+    extracted and verified again into a fresh directory."""
+    dev = world.device()
+    app_release(world, "1.0.0")
+    dev.agent("update", check=0)
+    assert current(dev) == "1.0.0"
+    (dev.dir / "data" / "state.json").unlink()
+    p = dev.agent("update", check=0)
+    assert "committed 1.0.0" in p.stdout
+    assert current(dev) == "1.0.0"
+    assert dev.tier("app")["running"]["version"] == "1.0.0"
+    assert dev.agent("check", check=0).stdout.count("up to date at 1.0.0") == 1
+    app_release(world, "2.0.0")
+    dev.agent("update", check=0)
+    assert current(dev) == "2.0.0"
+    # Only the running and the previous release directories remain.
+    assert len([n for n in os.listdir(dev.dir / "app") if n.startswith("current.")]) == 2
+
+
+def _publish_mutated(world, role, key, mutate):
+    """Re-signs the latest ROLE metadata after mutate(signed), then a new
+    snapshot and timestamp (what a key holder could publish by hand)."""
+    import hashlib
+    md = world.repo.dir / "metadata"
+
+    def latest(r):
+        return max(md.glob(f"*.{r}.json"), key=lambda p: int(p.name.split(".")[0]))
+
+    rv = int(latest(role).name.split(".")[0]) + 1
+    rv, rdata = _resign(latest(role), md / f"{rv}.{role}.json", key, mutate)
+
+    def bump_role(signed):
+        signed["meta"][f"{role}.json"] = {
+            "version": rv, "length": len(rdata),
+            "hashes": {"sha256": hashlib.sha256(rdata).hexdigest()}}
+
+    sv = int(latest("snapshot").name.split(".")[0]) + 1
+    sv, sdata = _resign(latest("snapshot"), md / f"{sv}.snapshot.json",
+                        world.repo.keys["snapshot"], bump_role)
+
+    def bump_snapshot(signed):
+        signed["meta"]["snapshot.json"] = {
+            "version": sv, "length": len(sdata),
+            "hashes": {"sha256": hashlib.sha256(sdata).hexdigest()}}
+
+    _resign(md / "timestamp.json", md / "timestamp.json", world.repo.keys["timestamp"],
+            bump_snapshot)
+
+
+def test_missing_security_version_counts_as_zero(world):
+    """`vouch repo add` always writes security_version; a release signed
+    without one (another tool) counts as 0: installable at floor 0, below
+    any raised floor."""
+    world.release("os/stable/fw-1.img", "1.0.0", 0)
+    world.release("os/stable/fw-2.img", "2.0.0", 0)
+    world.release("os/stable/fw-0.img", "0.5.0", 3)
+
+    def drop_secver(signed):
+        del signed["targets"]["os/stable/fw-2.img"]["custom"]["vouch"]["security_version"]
+
+    _publish_mutated(world, "os", world.repo.keys["os"], drop_secver)
+    dev = world.device()
+    p = dev.agent("check", check=0)
+    assert "candidate 2.0.0 (os/stable/fw-2.img, security_version 0)" in p.stdout
+    install_and_commit(dev)
+    assert dev.tier("os")["running"]["version"] == "2.0.0"
+    # A device whose floor rose refuses it as below the floor.
+    high = world.device("dev-high")
+    state = high.dir / "data" / "state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text('{"format": 1, "tiers": {"os": {"floor": 3, "bad": []}}}')
+    p = high.agent("check", check=1)
+    assert ("refuse os/stable/fw-2.img (2.0.0): security_version 0 is below this device's "
+            "floor 3") in p.stdout
+    assert "candidate 0.5.0" in p.stdout

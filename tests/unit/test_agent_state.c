@@ -83,6 +83,15 @@ static void test_state_refuses_damage(void **state)
 	    "{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 1, \"running\": 3}}}",
 	    "{\"format\": 1, \"tiers\": {}, \"tiers\": {}}",
 	    "{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 1}}",
+	    /* Review: release records commit/fall back act on. */
+	    "{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 1, \"pending\": {\"name\": "
+	    "\"n\", \"version\": \"1\", \"target_hash\": \"h\", \"security_version\": 1, "
+	    "\"slot\": \"c\"}}}}",
+	    "{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 1, \"running\": {\"name\": "
+	    "\"n\", \"version\": \"1\", \"target_hash\": \"h\", \"security_version\": "
+	    "\"1\"}}}}",
+	    "{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 1, \"previous\": {\"name\": "
+	    "\"n\", \"target_hash\": \"h\", \"security_version\": 1}}}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_state(bad[i]);
@@ -90,6 +99,34 @@ static void test_state_refuses_damage(void **state)
 		assert_int_equal(agent_state_load(dir, &st, &err), VOUCH_E_FORMAT);
 		assert_true(strlen(err.msg) > 0);
 	}
+}
+
+/* Review: a state that load would refuse as damaged is never written. */
+static void test_state_save_never_writes_what_load_refuses(void **state)
+{
+	(void)state;
+	struct agent_state st;
+	struct vouch_err err;
+	char path[128];
+	write_state("{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 7}}}");
+	assert_int_equal(agent_state_load(dir, &st, &err), VOUCH_OK);
+	json_t *t = agent_state_tier(&st, "os");
+	size_t big = AGENT_STATE_MAX_SIZE + 10;
+	char *huge = malloc(big + 1);
+	assert_non_null(huge);
+	memset(huge, 'x', big);
+	huge[big] = '\0';
+	assert_int_equal(json_object_set_new(t, "last_check", json_pack("{s:s}", "message", huge)),
+			 0);
+	free(huge);
+	assert_int_equal(agent_state_save(&st, &err), VOUCH_E_LIMIT);
+	agent_state_free(&st);
+	/* The previous file is intact and loads. */
+	assert_int_equal(agent_state_load(dir, &st, &err), VOUCH_OK);
+	assert_int_equal(agent_state_floor(agent_state_tier(&st, "os")), 7);
+	agent_state_free(&st);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	unlink(path);
 }
 
 static void test_bootenv(void **state)
@@ -160,6 +197,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_state_roundtrip_and_floor, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_refuses_damage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_save_never_writes_what_load_refuses, setup,
+					    teardown),
 	    cmocka_unit_test(test_bootenv),
 	    cmocka_unit_test_setup_teardown(test_boot_simulate, setup, teardown),
 	};

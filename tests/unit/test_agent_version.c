@@ -55,12 +55,41 @@ static void test_valid(void **state)
 	    "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0"));
 }
 
+/* Review: words and empty components would sort above every numbered
+ * release (letters above digits); they are not versions. */
+static void test_weird_strings_are_not_versions(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+	    "zzz",	   "latest",	"v9.0.0",    "1.x",    "1..2", "1.2.", "1.0.0-",
+	    "1.0.0-rc..1", "1.0.0-.rc", "1.0.0-rc.", "+build", "1.+b", "~1",   "1.0._",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (agent_version_valid(bad[i]))
+			fail_msg("'%s' should not be a valid version", bad[i]);
+	assert_true(agent_version_valid("1.2.0a"));
+	assert_true(agent_version_valid("2024.01.15"));
+	assert_true(agent_version_valid("1.0.0-rc.1+build.7"));
+	assert_true(agent_version_valid("1.0.0-rc-1"));
+	assert_true(agent_version_valid("7"));
+	/* Comparing anything never crashes and is antisymmetric. */
+	static const char *const any[] = {"", "-", "+", ".", "..", "1-", "1+", "-+", "zzz", "1.0"};
+	for (size_t i = 0; i < sizeof(any) / sizeof(any[0]); i++)
+		for (size_t j = 0; j < sizeof(any) / sizeof(any[0]); j++) {
+			int c1 = agent_version_cmp(any[i], any[j]);
+			int c2 = agent_version_cmp(any[j], any[i]);
+			assert_true((c1 > 0) == (c2 < 0) && (c1 == 0) == (c2 == 0));
+		}
+	assert_true(agent_version_cmp("1.10.0", "1.9.0") > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_order),
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_weird_strings_are_not_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
