@@ -216,8 +216,115 @@ static void test_stage_output_checked(void **state)
 	o.out_length = SIZE - 1;
 	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_VERIFY);
 	vouch_buf_free(&out);
+	/* With a stage the hashing thread computes every signed input hash:
+	 * a wrong sha256 of the input is still refused. */
+	uint8_t d256[VOUCH_SHA256_LEN];
+	char hex[2 * VOUCH_SHA256_LEN + 1];
+	vouch_sha256(data, SIZE, d256);
+	d256[0] ^= 1;
+	vouch_hex_encode(d256, sizeof(d256), hex);
+	json_t *bad = json_pack("{s:s}", "sha256", hex);
+	opts(&o, bad, SIZE);
+	o.stage = &st;
+	o.out_length = SIZE;
+	o.out_sha256 = want;
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_VERIFY);
+	assert_non_null(strstr(err.msg, "sha256"));
+	vouch_buf_free(&out);
+	json_decref(bad);
 	free(plain);
 	json_decref(h);
+}
+
+/* Only one algorithm signed: it alone is checked, and the sha256 for the
+ * re-read is still right when only sha512 is signed. */
+static void test_one_algorithm(void **state)
+{
+	(void)state;
+	struct vouch_pipeline_opts o;
+	struct vouch_pipeline_result res;
+	struct vouch_buf out = {0};
+	struct vouch_err err;
+	uint8_t d256[VOUCH_SHA256_LEN], d512[VOUCH_SHA512_LEN];
+	char hex[2 * VOUCH_SHA512_LEN + 1];
+	vouch_sha256(data, SIZE, d256);
+	vouch_sha512(data, SIZE, d512);
+	for (int corrupt = 0; corrupt < 2; corrupt++) {
+		for (int alg = 0; alg < 2; alg++) {
+			uint8_t *d = alg ? d512 : d256;
+			size_t n = alg ? sizeof(d512) : sizeof(d256);
+			d[n - 1] ^= (uint8_t)corrupt;
+			vouch_hex_encode(d, n, hex);
+			d[n - 1] ^= (uint8_t)corrupt;
+			json_t *h = json_pack("{s:s}", alg ? "sha512" : "sha256", hex);
+			opts(&o, h, SIZE);
+			enum vouch_rc rc = vouch_pipeline_run(&o, to_buf, &out, &res, &err);
+			if (corrupt) {
+				assert_int_equal(rc, VOUCH_E_VERIFY);
+				assert_non_null(strstr(err.msg, alg ? "sha512" : "sha256"));
+			} else {
+				assert_int_equal(rc, VOUCH_OK);
+				assert_int_equal(res.out_length, SIZE);
+				assert_memory_equal(res.out_sha256, d256, sizeof(d256));
+				assert_memory_equal(out.data, data, SIZE);
+			}
+			vouch_buf_free(&out);
+			json_decref(h);
+		}
+	}
+}
+
+/* The re-read over several blocks (the ring wraps), with O_DIRECT (the
+ * test directory) and without (tmpfs refuses O_DIRECT): a prefix of a
+ * larger slot at an unaligned length, a change in any block, an empty
+ * image, a slot too short. */
+static void check_reread(const char *file)
+{
+	const size_t n = 3u * 1024 * 1024 + 4096 + 333;
+	const size_t slot = n + 5000;
+	struct vouch_err err;
+	uint8_t d[VOUCH_SHA256_LEN];
+	uint8_t *big = malloc(slot);
+	assert_non_null(big);
+	for (size_t i = 0; i < slot; i++)
+		big[i] = (uint8_t)(i * 13 + i / 4093);
+	assert_int_equal(vouch_file_write_atomic(file, big, slot, 0644, &err), VOUCH_OK);
+	vouch_sha256(big, n, d);
+	assert_int_equal(vouch_pipeline_verify_file(file, n, d, &err), VOUCH_OK);
+	vouch_sha256(big, slot, d);
+	assert_int_equal(vouch_pipeline_verify_file(file, slot, d, &err), VOUCH_OK);
+	assert_int_equal(vouch_pipeline_verify_file(file, slot + 1, d, &err), VOUCH_E_VERIFY);
+	assert_non_null(strstr(err.msg, "slot ends early"));
+	vouch_sha256(big, 0, d);
+	assert_int_equal(vouch_pipeline_verify_file(file, 0, d, &err), VOUCH_OK);
+	/* One byte changed in the first, a middle, and the last block. */
+	const size_t at[] = {0, 1024u * 1024 + 7, n - 1};
+	vouch_sha256(big, n, d);
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		big[at[i]] ^= 0x10;
+		assert_int_equal(vouch_file_write_atomic(file, big, slot, 0644, &err), VOUCH_OK);
+		assert_int_equal(vouch_pipeline_verify_file(file, n, d, &err), VOUCH_E_VERIFY);
+		assert_non_null(strstr(err.msg, "re-read sha256 mismatch"));
+		big[at[i]] ^= 0x10;
+	}
+	/* A byte changed past the image's length is not part of it. */
+	big[n] ^= 0x10;
+	assert_int_equal(vouch_file_write_atomic(file, big, slot, 0644, &err), VOUCH_OK);
+	assert_int_equal(vouch_pipeline_verify_file(file, n, d, &err), VOUCH_OK);
+	assert_int_equal(unlink(file), 0);
+	free(big);
+}
+
+static void test_reread_blocks(void **state)
+{
+	(void)state;
+	char file[160];
+	snprintf(file, sizeof(file), "%s/slot", dir);
+	check_reread(file);
+	if (access("/dev/shm", W_OK) == 0) {
+		snprintf(file, sizeof(file), "/dev/shm/vouch-pipeline-test-%ld", (long)getpid());
+		check_reread(file);
+	}
 }
 
 int main(void)
@@ -227,6 +334,8 @@ int main(void)
 	    cmocka_unit_test(test_wrong_hash),
 	    cmocka_unit_test(test_length_is_a_cap),
 	    cmocka_unit_test(test_stage_output_checked),
+	    cmocka_unit_test(test_one_algorithm),
+	    cmocka_unit_test(test_reread_blocks),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
