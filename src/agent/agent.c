@@ -305,6 +305,14 @@ static enum vouch_rc evaluate(struct agent *a, const struct agent_tier *tier, js
 		snprintf(reason, rlen, "marked bad on this device: %s", bad);
 		return VOUCH_E_DENIED;
 	}
+	const char *dropped = agent_state_bad_dropped(ts, in->version);
+	if (dropped != NULL) {
+		snprintf(reason, rlen,
+			 "marked bad on this device: not newer than %s, the newest release "
+			 "dropped from the full list of %d bad releases",
+			 dropped, AGENT_STATE_MAX_BAD);
+		return VOUCH_E_DENIED;
+	}
 	const char *want = tier->installer == AGENT_INSTALL_ARCHIVE ? "archive" : "raw";
 	if (in->format != NULL && tier->installer != AGENT_INSTALL_SCRIPT &&
 	    strcmp(in->format, want) != 0) {
@@ -767,7 +775,7 @@ static enum vouch_rc install(struct agent *a, struct vouch_tuf_client *c,
 			rc = vouch_buf_printf(&spool, err, "%s/spool", a->cfg->data_dir);
 		if (rc == VOUCH_OK)
 			rc = agent_install_script(tier->command, envp, (const char *)spool.data,
-						  &po, &res, err);
+						  (int)tier->timeout, &po, &res, err);
 		for (int i = 0; i < 4; i++)
 			vouch_buf_free(&vars[i]);
 		json_decref(tmp);

@@ -73,6 +73,7 @@ static const struct key_def tier_keys[] = {
     {"slot-b", K_STR, TIER(slot_b), 0, 0},
     {"dir", K_STR, TIER(dir), 0, 0},
     {"command", K_STR, TIER(command), 0, 0},
+    {"timeout", K_INT, TIER(timeout), 1, 86400},
     {NULL, K_STR, 0, 0, 0},
 };
 
@@ -270,8 +271,14 @@ static enum vouch_rc validate(struct agent_config *c, struct vouch_err *err)
 				return vouch_err_set(err, VOUCH_E_FORMAT,
 						     "[tier.%s]: installer script needs command",
 						     t->name);
+			if (t->timeout == 0)
+				t->timeout = AGENT_SCRIPT_TIMEOUT_DEFAULT;
 			break;
 		}
+		if (t->installer != AGENT_INSTALL_SCRIPT && t->timeout != 0)
+			return vouch_err_set(err, VOUCH_E_FORMAT,
+					     "[tier.%s]: timeout applies to installer script only",
+					     t->name);
 	}
 	if (nraw > 1)
 		return vouch_err_set(

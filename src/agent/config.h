@@ -37,7 +37,10 @@ struct agent_tier {
 	char *slot_b;
 	char *dir;
 	char *command;
+	int64_t timeout; /* script installer: seconds (0 in the INI = not set) */
 };
+
+#define AGENT_SCRIPT_TIMEOUT_DEFAULT 600
 
 struct agent_config {
 	/* [device] */

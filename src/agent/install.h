@@ -49,9 +49,12 @@ char *agent_archive_current(const char *dir);
 void agent_remove_tree(const char *path);
 
 /* Downloads and verifies into spool_path, then runs command with the
- * verified bytes on its stdin and env added. Exit status 0 = installed. */
+ * verified bytes on its stdin and env added. Exit status 0 = installed.
+ * A command still running after timeout seconds (feeding its stdin
+ * included), or when the spool cannot be read back, is killed with its
+ * process group before its stdin is closed, and the install fails. */
 enum vouch_rc agent_install_script(const char *command, char *const env[], const char *spool_path,
-				   const struct vouch_pipeline_opts *po,
+				   int timeout, const struct vouch_pipeline_opts *po,
 				   struct vouch_pipeline_result *res,
 				   struct vouch_err *err) VOUCH_WUR;
 

@@ -108,6 +108,22 @@ enum vouch_rc agent_proc_wait(struct agent_proc *p, int timeout, int *status, st
 	return VOUCH_OK;
 }
 
+void agent_proc_kill(struct agent_proc *p)
+{
+	int st = 0;
+	if (p->pid > 0) {
+		kill(-p->pid, SIGKILL);
+		kill(p->pid, SIGKILL);
+		while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		p->pid = -1;
+	}
+	if (p->in_fd >= 0) {
+		close(p->in_fd);
+		p->in_fd = -1;
+	}
+}
+
 static enum vouch_rc capture(const char *command, char *const argv[], char *const env[],
 			     struct vouch_buf *out, size_t max_out, int timeout, int *status,
 			     struct vouch_err *err)

@@ -29,6 +29,10 @@ enum vouch_rc agent_proc_start(const char *command, char *const env[], int want_
 enum vouch_rc agent_proc_wait(struct agent_proc *p, int timeout, int *status,
 			      struct vouch_err *err) VOUCH_WUR;
 
+/* Kills the process group with SIGKILL (stdin still open, so the command
+ * never sees a clean end of input) and reaps the child. */
+void agent_proc_kill(struct agent_proc *p);
+
 /* Runs command to completion, capturing stdout into out (at most max_out
  * bytes, else VOUCH_E_LIMIT). */
 enum vouch_rc agent_proc_capture(const char *command, char *const env[], struct vouch_buf *out,

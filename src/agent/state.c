@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "version.h"
 #include "vouch/buf.h"
 #include "vouch/json.h"
 
@@ -63,6 +64,20 @@ static enum vouch_rc check_shape(json_t *doc, struct vouch_err *err)
 		json_t *bad = json_object_get(t, "bad");
 		if (bad != NULL && !json_is_array(bad))
 			return vouch_err_set(err, VOUCH_E_FORMAT, "state: tier %s: bad list", name);
+		/* Every entry names what it refuses: an entry without a
+		 * version could not raise bad_dropped_version when dropped. */
+		size_t j = 0;
+		json_t *b = NULL;
+		json_array_foreach (bad, j, b) {
+			if (!json_is_object(b) || !json_is_string(json_object_get(b, "version")) ||
+			    !json_is_string(json_object_get(b, "target_hash")))
+				return vouch_err_set(err, VOUCH_E_FORMAT,
+						     "state: tier %s: bad list entry %zu", name, j);
+		}
+		json_t *dropped = json_object_get(t, "bad_dropped_version");
+		if (dropped != NULL && !json_is_string(dropped))
+			return vouch_err_set(err, VOUCH_E_FORMAT,
+					     "state: tier %s: bad bad_dropped_version", name);
 	}
 	return VOUCH_OK;
 }
@@ -199,9 +214,33 @@ enum vouch_rc agent_state_mark_bad(json_t *tier, const json_t *rel, const char *
 	    json_object_set_new(e, "time", json_integer((json_int_t)time(NULL))) != 0 ||
 	    json_array_append_new(bad, e) != 0)
 		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
-	while (json_array_size(bad) > AGENT_STATE_MAX_BAD)
+	/* Fail closed past the cap: the oldest entry goes, but the newest
+	 * version ever dropped is kept, and agent_state_bad_dropped() refuses
+	 * everything at or below it, so no dropped release becomes eligible. */
+	while (json_array_size(bad) > AGENT_STATE_MAX_BAD) {
+		const char *v =
+		    json_string_value(json_object_get(json_array_get(bad, 0), "version"));
+		const char *cur = json_string_value(json_object_get(tier, "bad_dropped_version"));
+		if (v == NULL)
+			return vouch_err_set(err, VOUCH_E_FORMAT,
+					     "bad list entry without a version");
+		if (cur == NULL || agent_version_cmp(v, cur) > 0) {
+			if (json_object_set_new(tier, "bad_dropped_version", json_string(v)) != 0)
+				return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+		}
 		json_array_remove(bad, 0);
+	}
 	return VOUCH_OK;
+}
+
+const char *agent_state_bad_dropped(json_t *tier, const char *version)
+{
+	const char *d = json_string_value(json_object_get(tier, "bad_dropped_version"));
+	if (d == NULL)
+		return NULL;
+	if (version == NULL || agent_version_cmp(version, d) <= 0)
+		return d;
+	return NULL;
 }
 
 const char *agent_rel_str(const json_t *rel, const char *key)

@@ -9,6 +9,7 @@
  *   pending    a release installed and on trial, not yet committed
  *   previous   the release committed before the running one
  *   bad        releases that failed on this device, with the reason
+ *   bad_dropped_version  the newest version dropped from a full bad list
  *   last_check the last decision and every refusal with its reason
  * Releases are JSON objects; the accessors below borrow references from the
  * document unless they say otherwise. */
@@ -55,10 +56,14 @@ enum vouch_rc agent_state_set_release(json_t *tier, const char *which, json_t *r
 /* The reason the release with this target_hash ("sha256:HEX") was marked
  * bad on this device, or NULL. */
 const char *agent_state_bad_reason(json_t *tier, const char *target_hash);
-/* Appends rel (copied) with reason and the time to the bad list. The
- * oldest entries are dropped past AGENT_STATE_MAX_BAD. */
+/* Appends rel (copied) with reason and the time to the bad list. Past
+ * AGENT_STATE_MAX_BAD the oldest entries are dropped, and the tier's
+ * "bad_dropped_version" becomes the highest version ever dropped. */
 enum vouch_rc agent_state_mark_bad(json_t *tier, const json_t *rel, const char *reason,
 				   struct vouch_err *err) VOUCH_WUR;
+/* Fail closed for the dropped entries: bad_dropped_version if version is
+ * not strictly newer than it (or is NULL), else NULL. */
+const char *agent_state_bad_dropped(json_t *tier, const char *version);
 
 /* Accessors of a release object (empty string / 0 when absent). */
 const char *agent_rel_str(const json_t *rel, const char *key);

@@ -16,6 +16,9 @@
 #define VOUCH_VERSION "0"
 #endif
 
+/* libcurl's receive buffer (its maximum is 10 MiB, its default 16 KiB). */
+#define VOUCH_FETCH_BUFFER_SIZE (256L * 1024)
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_OK;
 
@@ -308,7 +311,12 @@ enum vouch_rc vouch_fetch_stream(const char *url, uint64_t offset, uint64_t max,
 		 curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout) == CURLE_OK &&
 		 curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout) == CURLE_OK &&
 		 curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->low_speed_time) == CURLE_OK;
+		 curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->low_speed_time) == CURLE_OK &&
+		 /* Fewer, larger receives per GiB. libcurl still hands the
+		  * write callback at most CURL_MAX_WRITE_SIZE (16 KiB) at a
+		  * time, and on_write checks every chunk against max before
+		  * any byte reaches write_cb. */
+		 curl_easy_setopt(c, CURLOPT_BUFFERSIZE, VOUCH_FETCH_BUFFER_SIZE) == CURLE_OK;
 	if (ok && o->ca_file != NULL)
 		ok = curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file) == CURLE_OK;
 	/* With a known Content-Length libcurl refuses too large a resource

@@ -597,6 +597,84 @@ def test_script_installer_gets_only_verified_bytes(world):
     assert dev.tier("app")["running"]["version"] == "1.0.0"
 
 
+def _gone(pid):
+    """True once pid has exited (a zombie re-parented to init counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return open(f"/proc/{pid}/stat").read().split(") ")[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("reads", [False, True], ids=["stdin-never-read", "reads-then-hangs"])
+def test_script_installer_timeout_kills_the_process_group(world, reads):
+    """A script installer that hangs (with or without draining its stdin) is
+    killed with its whole process group after the tier's timeout; the
+    install fails with the reason and nothing else changes."""
+    dev = world.device()
+    os_data = world.release("os/stable/fw-1.img", "1.0.0", 1)
+    install_and_commit(dev)
+    assert dev.tier("os")["running"]["version"] == "1.0.0"
+    pids = dev.dir / "pids"
+    drain = "cat > /dev/null; " if reads else ""
+    text = dev.config.read_text().replace(
+        f"installer = archive\ndir = {dev.dir}/app/current",
+        f"installer = script\ntimeout = 2\n"
+        f"command = echo $$ > {pids}; {drain}sleep 300 & echo $! >> {pids}; wait")
+    dev.config.write_text(text)
+    # Larger than a pipe buffer: a command that never reads blocks the feed.
+    world.release("app/prod/blob-1", "1.0.0", 1, size=300000)
+    env_before = dev.bootenv()
+    slots_before = (dev.slot_bytes("a", dev.slot_size), dev.slot_bytes("b", dev.slot_size))
+    started = time.monotonic()
+    p = dev.agent("update", timeout=60)
+    took = time.monotonic() - started
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert "install of 1.0.0 failed: install command timed out after 2 s" in p.stdout
+    assert took < 20
+    assert dev.bootenv() == env_before
+    assert (dev.slot_bytes("a", dev.slot_size), dev.slot_bytes("b", dev.slot_size)) == slots_before
+    app = dev.tier("app")
+    assert app.get("running") is None and app.get("pending") is None
+    assert not app.get("bad")
+    assert dev.tier("os")["running"]["version"] == "1.0.0"
+    assert not (dev.dir / "data" / "spool").exists()
+    ids = [int(x) for x in pids.read_text().split()]
+    assert len(ids) == 2  # the shell and its background child
+    deadline = time.time() + 5
+    while not all(_gone(i) for i in ids):
+        if time.time() > deadline:
+            for i in ids:
+                try:
+                    os.kill(i, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            raise AssertionError("the install command's process group survived the timeout")
+        time.sleep(0.1)
+    assert os_data == dev.slot_bytes("a", len(os_data)) or \
+        os_data == dev.slot_bytes("b", len(os_data))
+
+
+@pytest.mark.parametrize("installer,value,why", [
+    ("archive", "5", "timeout applies to installer script only"),
+    ("script", "0", "'timeout' must be an integer in [1, 86400]"),
+    ("script", "86401", "'timeout' must be an integer in [1, 86400]"),
+])
+def test_script_installer_timeout_config(world, installer, value, why):
+    dev = world.device()
+    line = ("installer = script\ncommand = cat > /dev/null" if installer == "script"
+            else f"installer = archive\ndir = {dev.dir}/app/current")
+    text = dev.config.read_text().replace(
+        f"installer = archive\ndir = {dev.dir}/app/current", f"{line}\ntimeout = {value}")
+    dev.config.write_text(text)
+    p = dev.agent("status")
+    assert p.returncode != 0
+    assert why in p.stdout + p.stderr
+
+
 # ------------------------------------------------------------ encryption
 
 def test_encrypted_release_only_for_recipients(world):

@@ -63,6 +63,74 @@ static void test_state_roundtrip_and_floor(void **state)
 	agent_state_free(&st);
 }
 
+static json_t *bad_release(const char *version, size_t i)
+{
+	char name[64], hash[32];
+	snprintf(name, sizeof(name), "os/stable/fw-%zu.img", i);
+	snprintf(hash, sizeof(hash), "sha256:%04zx", i);
+	return json_pack("{s:s, s:s, s:i, s:s}", "name", name, "version", version,
+			 "security_version", 0, "target_hash", hash);
+}
+
+/* Review: the bad list is capped, but a release dropped from it must never
+ * become eligible again (fail closed). */
+static void test_state_full_bad_list_fails_closed(void **state)
+{
+	(void)state;
+	struct agent_state st;
+	struct vouch_err err;
+	char v[32];
+	assert_int_equal(agent_state_load(dir, &st, &err), VOUCH_OK);
+	json_t *t = agent_state_tier(&st, "os");
+	/* The oldest entry has the highest version. */
+	json_t *rel = bad_release("9.0.0", 0);
+	assert_int_equal(agent_state_mark_bad(t, rel, "health check failed", &err), VOUCH_OK);
+	json_decref(rel);
+	for (size_t i = 1; i < AGENT_STATE_MAX_BAD; i++) {
+		snprintf(v, sizeof(v), "1.%zu.0", i);
+		rel = bad_release(v, i);
+		assert_int_equal(agent_state_mark_bad(t, rel, "health check failed", &err),
+				 VOUCH_OK);
+		json_decref(rel);
+	}
+	/* Full but nothing dropped yet: only listed releases are refused. */
+	assert_int_equal(json_array_size(json_object_get(t, "bad")), AGENT_STATE_MAX_BAD);
+	assert_non_null(agent_state_bad_reason(t, "sha256:0000"));
+	assert_null(agent_state_bad_dropped(t, "9.0.0"));
+	assert_null(agent_state_bad_dropped(t, "0.1.0"));
+	/* One more: 9.0.0 falls off the list and stays refused, with all
+	 * that is not newer than it. */
+	rel = bad_release("1.999.0", 999);
+	assert_int_equal(agent_state_mark_bad(t, rel, "rolled back by the operator", &err),
+			 VOUCH_OK);
+	json_decref(rel);
+	assert_int_equal(json_array_size(json_object_get(t, "bad")), AGENT_STATE_MAX_BAD);
+	assert_null(agent_state_bad_reason(t, "sha256:0000"));
+	assert_string_equal(agent_state_bad_dropped(t, "9.0.0"), "9.0.0");
+	assert_string_equal(agent_state_bad_dropped(t, "9.0.0+build.7"), "9.0.0");
+	assert_string_equal(agent_state_bad_dropped(t, "9.0.0-rc.1"), "9.0.0");
+	assert_string_equal(agent_state_bad_dropped(t, "2.0.0"), "9.0.0");
+	assert_string_equal(agent_state_bad_dropped(t, NULL), "9.0.0");
+	assert_null(agent_state_bad_dropped(t, "9.0.1"));
+	assert_null(agent_state_bad_dropped(t, "10.0.0"));
+	/* Dropping a lower version later never lowers the mark. */
+	rel = bad_release("1.1000.0", 1000);
+	assert_int_equal(agent_state_mark_bad(t, rel, "health check failed", &err), VOUCH_OK);
+	json_decref(rel);
+	assert_null(agent_state_bad_reason(t, "sha256:0001")); /* 1.1.0 dropped */
+	assert_string_equal(agent_state_bad_dropped(t, "1.1.0"), "9.0.0");
+	assert_string_equal(agent_state_bad_dropped(t, "8.0.0"), "9.0.0");
+	/* It survives a save and a load. */
+	assert_int_equal(agent_state_save(&st, &err), VOUCH_OK);
+	agent_state_free(&st);
+	assert_int_equal(agent_state_load(dir, &st, &err), VOUCH_OK);
+	t = agent_state_tier(&st, "os");
+	assert_int_equal(json_array_size(json_object_get(t, "bad")), AGENT_STATE_MAX_BAD);
+	assert_string_equal(agent_state_bad_dropped(t, "9.0.0"), "9.0.0");
+	assert_null(agent_state_bad_dropped(t, "9.1.0"));
+	agent_state_free(&st);
+}
+
 static void write_state(const char *text)
 {
 	char path[128];
@@ -92,6 +160,12 @@ static void test_state_refuses_damage(void **state)
 	    "\"1\"}}}}",
 	    "{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 1, \"previous\": {\"name\": "
 	    "\"n\", \"target_hash\": \"h\", \"security_version\": 1}}}}",
+	    /* Review: a bad entry that could not be refused once dropped. */
+	    "{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 1, \"bad\": [{\"target_hash\": "
+	    "\"h\"}]}}}",
+	    "{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 1, \"bad\": [3]}}}",
+	    "{\"format\": 1, \"tiers\": {\"os\": {\"floor\": 1, \"bad_dropped_version\": "
+	    "2}}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_state(bad[i]);
@@ -196,6 +270,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_state_roundtrip_and_floor, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_full_bad_list_fails_closed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_refuses_damage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_save_never_writes_what_load_refuses, setup,
 					    teardown),

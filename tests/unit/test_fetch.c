@@ -295,6 +295,50 @@ static void test_file_urls(void **state)
 	assert_int_equal(vouch_fetch("gopher://x", 100, NULL, &b, &err), VOUCH_E_USAGE);
 }
 
+/* With the 256 KiB receive buffer the byte cap is still exact over a
+ * transfer of many buffers, wherever it falls: nothing past it is passed
+ * on, and what was passed on is the resource's prefix. */
+static void test_large_chunks_keep_the_cap_exact(void **state)
+{
+	(void)state;
+	enum { BIG = 1024 * 1024 + 123 };
+	char path[] = "/tmp/vouch-test-fetch-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unsigned char *data = malloc(BIG);
+	assert_non_null(data);
+	for (size_t i = 0; i < BIG; i++)
+		data[i] = (unsigned char)(i * 7 + (i >> 9));
+	assert_int_equal(write(fd, data, BIG), (ssize_t)BIG);
+	close(fd);
+	char u[256];
+	snprintf(u, sizeof(u), "file://%s", path);
+	struct vouch_err err;
+	struct sink s;
+	memset(&s, 0, sizeof(s));
+	vouch_err_clear(&err);
+	assert_int_equal(
+	    vouch_fetch_stream(u, 0, BIG, NULL, sink_write, sink_progress, &s, NULL, &err),
+	    VOUCH_OK);
+	assert_int_equal(s.b.len, BIG);
+	assert_memory_equal(s.b.data, data, BIG);
+	vouch_buf_free(&s.b);
+	/* One byte short, the cap inside the last chunk; then inside the first. */
+	uint64_t caps[] = {BIG - 1, 1000};
+	for (size_t i = 0; i < 2; i++) {
+		memset(&s, 0, sizeof(s));
+		vouch_err_clear(&err);
+		assert_int_equal(vouch_fetch_stream(u, 0, caps[i], NULL, sink_write, sink_progress,
+						    &s, NULL, &err),
+				 VOUCH_E_LIMIT);
+		assert_true(s.b.len <= caps[i]);
+		assert_true(s.b.len == 0 || memcmp(s.b.data, data, s.b.len) == 0);
+		vouch_buf_free(&s.b);
+	}
+	free(data);
+	unlink(path);
+}
+
 static void test_http_basic(void **state)
 {
 	(void)state;
@@ -487,11 +531,16 @@ static void test_no_header_injection(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_file_urls),		cmocka_unit_test(test_http_basic),
-	    cmocka_unit_test(test_http_range),		cmocka_unit_test(test_slow_retrieval),
-	    cmocka_unit_test(test_env_overrides),	cmocka_unit_test(test_redirects),
-	    cmocka_unit_test(test_non_success_status),	cmocka_unit_test(test_no_content_decoding),
+	    cmocka_unit_test(test_file_urls),
+	    cmocka_unit_test(test_http_basic),
+	    cmocka_unit_test(test_http_range),
+	    cmocka_unit_test(test_slow_retrieval),
+	    cmocka_unit_test(test_env_overrides),
+	    cmocka_unit_test(test_redirects),
+	    cmocka_unit_test(test_non_success_status),
+	    cmocka_unit_test(test_no_content_decoding),
 	    cmocka_unit_test(test_no_header_injection),
+	    cmocka_unit_test(test_large_chunks_keep_the_cap_exact),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
