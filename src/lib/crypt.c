@@ -1207,6 +1207,37 @@ static void fill_result(struct vouch_crypt_result *res, struct vouch_hasher *hp,
 	snprintf(res->suite, sizeof(res->suite), "%s", vouch_crypt_suite_name(aead));
 }
 
+/* Reads in_fd to its end through exactly one of e (encrypting) or d
+ * (decrypting) into sink; in_hash (may be NULL) hashes the input bytes.
+ * The read buffer is wiped: when encrypting it holds plaintext. */
+static enum vouch_rc pump(int in_fd, struct vouch_encryptor *e, struct vouch_decryptor *d,
+			  struct vouch_hasher *in_hash, struct fd_sink *sink, struct vouch_err *err)
+{
+	enum vouch_rc rc = VOUCH_OK;
+	uint8_t *buf = malloc(IO_BUF);
+	if (buf == NULL)
+		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+	while (rc == VOUCH_OK) {
+		ssize_t r = read_some(in_fd, buf, IO_BUF);
+		if (r < 0) {
+			rc = vouch_err_set(err, VOUCH_E_IO, "read: %s", strerror(errno));
+			break;
+		}
+		if (r == 0) {
+			rc = e ? vouch_encryptor_final(e, fd_write, sink, err)
+			       : vouch_decryptor_final(d, fd_write, sink, err);
+			break;
+		}
+		if (in_hash != NULL)
+			rc = vouch_hasher_update(in_hash, buf, (size_t)r, err);
+		if (rc == VOUCH_OK)
+			rc = e ? vouch_encryptor_update(e, buf, (size_t)r, fd_write, sink, err)
+			       : vouch_decryptor_update(d, buf, (size_t)r, fd_write, sink, err);
+	}
+	OPENSSL_clear_free(buf, IO_BUF);
+	return rc;
+}
+
 enum vouch_rc vouch_crypt_encrypt_fd(int in_fd, int out_fd,
 				     const struct vouch_crypt_key *const *recipients, size_t n,
 				     const struct vouch_crypt_params *params,
@@ -1215,7 +1246,6 @@ enum vouch_rc vouch_crypt_encrypt_fd(int in_fd, int out_fd,
 	struct vouch_encryptor *e = NULL;
 	struct vouch_hasher *hp = NULL;
 	struct fd_sink sink = {out_fd, NULL, 0};
-	uint8_t *buf = NULL;
 	uint16_t aead =
 	    params && params->payload_aead ? params->payload_aead : VOUCH_CRYPT_AES256GCM;
 	enum vouch_rc rc = vouch_encryptor_new(recipients, n, params, &e, err);
@@ -1224,26 +1254,9 @@ enum vouch_rc vouch_crypt_encrypt_fd(int in_fd, int out_fd,
 		if (rc == VOUCH_OK)
 			rc = vouch_hasher_new(VOUCH_HASH_SHA256, &sink.h, err);
 	}
-	if (rc == VOUCH_OK && (buf = malloc(IO_BUF)) == NULL)
-		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
-	while (rc == VOUCH_OK) {
-		ssize_t r = read_some(in_fd, buf, IO_BUF);
-		if (r < 0) {
-			rc = vouch_err_set(err, VOUCH_E_IO, "read: %s", strerror(errno));
-			break;
-		}
-		if (r == 0) {
-			rc = vouch_encryptor_final(e, fd_write, &sink, err);
-			break;
-		}
-		if (hp != NULL)
-			rc = vouch_hasher_update(hp, buf, (size_t)r, err);
-		if (rc == VOUCH_OK)
-			rc = vouch_encryptor_update(e, buf, (size_t)r, fd_write, &sink, err);
-	}
+	if (rc == VOUCH_OK)
+		rc = pump(in_fd, e, NULL, hp, &sink, err);
 	fill_result(res, hp, sink.h, aead, err, &rc);
-	if (buf != NULL)
-		OPENSSL_clear_free(buf, IO_BUF);
 	vouch_hasher_free(hp);
 	vouch_hasher_free(sink.h);
 	vouch_encryptor_free(e);
@@ -1256,7 +1269,6 @@ enum vouch_rc vouch_crypt_decrypt_fd(int in_fd, int out_fd, const struct vouch_c
 	struct vouch_decryptor *d = NULL;
 	struct vouch_hasher *hc = NULL;
 	struct fd_sink sink = {out_fd, NULL, 0};
-	uint8_t *buf = NULL;
 	uint16_t aead = 0;
 	enum vouch_rc rc = vouch_decryptor_new(identity, &d, err);
 	if (rc == VOUCH_OK && res != NULL) {
@@ -1264,27 +1276,11 @@ enum vouch_rc vouch_crypt_decrypt_fd(int in_fd, int out_fd, const struct vouch_c
 		if (rc == VOUCH_OK)
 			rc = vouch_hasher_new(VOUCH_HASH_SHA256, &sink.h, err);
 	}
-	if (rc == VOUCH_OK && (buf = malloc(IO_BUF)) == NULL)
-		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
-	while (rc == VOUCH_OK) {
-		ssize_t r = read_some(in_fd, buf, IO_BUF);
-		if (r < 0) {
-			rc = vouch_err_set(err, VOUCH_E_IO, "read: %s", strerror(errno));
-			break;
-		}
-		if (r == 0) {
-			rc = vouch_decryptor_final(d, fd_write, &sink, err);
-			break;
-		}
-		if (hc != NULL)
-			rc = vouch_hasher_update(hc, buf, (size_t)r, err);
-		if (rc == VOUCH_OK)
-			rc = vouch_decryptor_update(d, buf, (size_t)r, fd_write, &sink, err);
-	}
+	if (rc == VOUCH_OK)
+		rc = pump(in_fd, NULL, d, hc, &sink, err);
 	if (d != NULL && vouch_decryptor_ready(d))
 		aead = get16(d->hdr + OFF_PAYLOAD_AEAD);
 	fill_result(res, sink.h, hc, aead, err, &rc);
-	free(buf);
 	vouch_hasher_free(hc);
 	vouch_hasher_free(sink.h);
 	vouch_decryptor_free(d);
