@@ -95,11 +95,11 @@ def test_failed_attempts_are_logged(tmp_path, vouch, signer):
 def test_pin_never_logged(tmp_path, vouch):
     f = tmp_path / "fw.bin"
     f.write_bytes(b"fw")
-    uri = "pkcs11:token=nosuch;object=k;pin-value=987654"
+    uri = "pkcs11:token=nosuch;object=k;pin-value=pin-q987654"
     r = vouch("sign", "--key", uri, "--pkcs11-module", "/nonexistent/module.so", f)
     assert r.returncode in (1, 2, 3)
     text = vouch.log.read_text()
-    assert "987654" not in text and "pin-value" not in text
+    assert "pin-q987654" not in text and "pin-value" not in text
     assert "pkcs11:token=nosuch;object=k" in text
 
 

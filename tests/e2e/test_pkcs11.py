@@ -22,7 +22,7 @@ from conftest import binary, run
 MODULE = os.environ.get("VOUCH_TEST_SOFTHSM", "/usr/lib/softhsm/libsofthsm2.so")
 TOKEN = "vouch-test"
 PIN = "5678"
-WRONG_PIN = "97531864"
+WRONG_PIN = "wrong-q97531864"
 TYPES = ["ecdsa", "rsa3072", "ed25519"]
 
 

@@ -587,9 +587,9 @@ def test_root_and_targets_keys_in_hsm(vouch, keys, tmp_path, image):
                     "log.level = ERROR\n")
     env = {"SOFTHSM2_CONF": str(conf), "VOUCH_PKCS11_MODULE": SOFTHSM}
     run(["softhsm2-util", "--init-token", "--free", "--label", "release", "--so-pin", "1234",
-         "--pin", "4321"], check=0, env=env)
+         "--pin", "pin-q4321"], check=0, env=env)
     pin = tmp_path / "pin"
-    pin.write_text("4321")
+    pin.write_text("pin-q4321")
 
     def uri(obj):
         return f"pkcs11:token=release;object={obj}?pin-source={pin}"
@@ -610,7 +610,7 @@ def test_root_and_targets_keys_in_hsm(vouch, keys, tmp_path, image):
     assert status(vouch, r)["ok"]
     # the usage log names the token key, never its PIN
     log = vouch.log.read_text()
-    assert "pkcs11:" in log and "4321" not in log
+    assert "pkcs11:" in log and "pin-q4321" not in log
     vouch("repo", "tier", "add", r, "app", "--tier-key", pub(keys, "app"),
           "--key", uri("root"), env=env, check=1)
 
