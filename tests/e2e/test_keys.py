@@ -494,11 +494,11 @@ SOFTHSM = os.environ.get("VOUCH_TEST_SOFTHSM", "/usr/lib/softhsm/libsofthsm2.so"
 
 
 @pytest.mark.parametrize("uri", [
-    "pkcs11:token=nope;object=k?pin-value=24681357",
-    "pkcs11:token=nope;object=k?pin-value=24681357&module-name=softhsm2",
-    "pkcs11:token=nope;object=k?module-name=softhsm2&pin-value=24681357",
-    "pkcs11:token=nope;pin-value=24681357;object=k",
-    "pkcs11:pin-value=24681357;token=nope;object=k",
+    "pkcs11:token=nope;object=k?pin-value=pin-q24681357",
+    "pkcs11:token=nope;object=k?pin-value=pin-q24681357&module-name=softhsm2",
+    "pkcs11:token=nope;object=k?module-name=softhsm2&pin-value=pin-q24681357",
+    "pkcs11:token=nope;pin-value=pin-q24681357;object=k",
+    "pkcs11:pin-value=pin-q24681357;token=nope;object=k",
 ])
 def test_keygen_pkcs11_failure_logs_no_pin(vouch, tmp_path, uri):
     """A failed token keygen is logged with the URI, never with its PIN."""
@@ -511,10 +511,10 @@ def test_keygen_pkcs11_failure_logs_no_pin(vouch, tmp_path, uri):
     p = vouch("keygen", "--type", "ecdsa", "--pkcs11", uri, "--pkcs11-module", SOFTHSM,
               "--out", tmp_path / "k", env={"SOFTHSM2_CONF": str(conf)})
     assert p.returncode in (1, 3), p.stderr
-    assert "24681357" not in p.stderr
+    assert "pin-q24681357" not in p.stderr
     assert not (tmp_path / "k.pub").exists() and not (tmp_path / "k").exists()
     log = vouch.log.read_text()
-    assert "24681357" not in log
+    assert "pin-q24681357" not in log
     (entry,) = [json.loads(l) for l in log.splitlines()]
     assert entry["operation"] == "keygen" and entry["result"] == "error"
     assert entry["key_location"].startswith("pkcs11:token=nope;")
