@@ -49,7 +49,11 @@ int cmd_decrypt(int argc, char **argv);
 /* crypt.c: recipient (encryption) key pair for `vouch keygen --type
  * x25519|p256`: PKCS#8 at out (0600, O_EXCL; scrypt-encrypted unless
  * no_passphrase) and out.pub (PEM SPKI). Returns the exit code. */
+/* Appends a keygen record (failure NULL on success) to the key usage log;
+ * a log that cannot be written turns an OK *exit_code into an error. */
+void cli_log_keygen(const char *logpath, const char *key_id, const char *location,
+		    const char *subject, const struct vouch_err *failure, int *exit_code);
 int cli_keygen_recipient(const char *type, const char *out, const char *passphrase_file,
-			 int no_passphrase);
+			 int no_passphrase, const char *logpath);
 
 #endif

@@ -264,9 +264,9 @@ static int path_exists(const char *path)
 }
 
 int cli_keygen_recipient(const char *type, const char *out, const char *passphrase_file,
-			 int no_passphrase)
+			 int no_passphrase, const char *logpath)
 {
-	char pubpath[PATH_CAP];
+	char pubpath[PATH_CAP], location[PATH_CAP];
 	char pass[VOUCH_KEY_PASS_MAX + 1];
 	size_t passlen = 0;
 	uint16_t kem = 0;
@@ -282,9 +282,11 @@ int cli_keygen_recipient(const char *type, const char *out, const char *passphra
 	if (passphrase_file != NULL && no_passphrase)
 		return cli_usage_error("keygen",
 				       "--passphrase-file and --no-passphrase exclude each other");
-	if (snprintf(pubpath, sizeof(pubpath), "%s.pub", out) >= (int)sizeof(pubpath))
+	if (snprintf(pubpath, sizeof(pubpath), "%s.pub", out) >= (int)sizeof(pubpath) ||
+	    snprintf(location, sizeof(location), "file:%s", out) >= (int)sizeof(location))
 		return cli_usage_error("keygen", "--out path too long");
-	/* Check the targets before anybody types a passphrase for nothing. */
+	/* From here on every outcome is logged. Check the targets before
+	 * anybody types a passphrase for nothing. */
 	if (path_exists(out)) {
 		vouch_err_set(&err, VOUCH_E_EXISTS, "%s already exists; not overwriting it", out);
 		goto fail;
@@ -327,6 +329,7 @@ int cli_keygen_recipient(const char *type, const char *out, const char *passphra
 		unlink(out);
 		goto fail;
 	}
+	cli_log_keygen(logpath, vouch_crypt_key_id_hex(key), location, pubpath, NULL, &code);
 	printf("keyid: %s\n", vouch_crypt_key_id_hex(key));
 	printf("type: %s (recipient key: HPKE DHKEM(%s, HKDF-SHA256))\n", type,
 	       kem == VOUCH_HPKE_KEM_X25519_SHA256 ? "X25519" : "P-256");
@@ -336,6 +339,8 @@ int cli_keygen_recipient(const char *type, const char *out, const char *passphra
 	goto out;
 fail:
 	code = cli_fail(&err);
+	cli_log_keygen(logpath, key != NULL ? vouch_crypt_key_id_hex(key) : NULL, location, pubpath,
+		       &err, &code);
 out:
 	OPENSSL_cleanse(pass, sizeof(pass));
 	free(pem);

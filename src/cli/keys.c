@@ -115,8 +115,8 @@ static void uri_without_pin(const char *uri, char *out, size_t cap)
 	}
 }
 
-static void log_keygen(const char *logpath, const char *key_id, const char *location,
-		       const char *subject, const struct vouch_err *failure, int *exit_code)
+void cli_log_keygen(const char *logpath, const char *key_id, const char *location,
+		    const char *subject, const struct vouch_err *failure, int *exit_code)
 {
 	struct vouch_keylog_event ev = {
 	    .operation = "keygen",
@@ -235,7 +235,9 @@ int cmd_keygen(int argc, char **argv)
 					       "recipient keys (%s) cannot be made in a PKCS#11 "
 					       "token",
 					       type_name);
-		return cli_keygen_recipient(type_name, out, passfile, no_pass);
+		if (vouch_keylog_path(log_opt, logpath, sizeof(logpath), &err) != VOUCH_OK)
+			return cli_fail(&err);
+		return cli_keygen_recipient(type_name, out, passfile, no_pass, logpath);
 	}
 	if (vouch_key_type_parse(type_name, &type, &bits, &err) != VOUCH_OK)
 		return cli_usage_error("keygen", "%s", err.msg);
@@ -313,7 +315,7 @@ int cmd_keygen(int argc, char **argv)
 		goto fail;
 	}
 
-	log_keygen(logpath, vouch_key_id(key), location, pubpath, NULL, &rc);
+	cli_log_keygen(logpath, vouch_key_id(key), location, pubpath, NULL, &rc);
 	printf("keyid: %s\n", vouch_key_id(key));
 	printf("type: %s (%s)\n", type_name, vouch_key_scheme(key));
 	if (uri != NULL)
@@ -326,7 +328,8 @@ int cmd_keygen(int argc, char **argv)
 
 fail:
 	rc = cli_fail(&err);
-	log_keygen(logpath, key != NULL ? vouch_key_id(key) : NULL, location, pubpath, &err, &rc);
+	cli_log_keygen(logpath, key != NULL ? vouch_key_id(key) : NULL, location, pubpath, &err,
+		       &rc);
 done:
 	OPENSSL_cleanse(pass, sizeof(pass));
 	free(pem);

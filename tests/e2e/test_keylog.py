@@ -92,6 +92,22 @@ def test_failed_attempts_are_logged(tmp_path, vouch, signer):
     vouch("log", "verify", check=0)
 
 
+@pytest.mark.parametrize("kind", ["x25519", "p256"])
+def test_recipient_keygen_is_logged(tmp_path, vouch, kind):
+    """Encryption (recipient) keys are keys too: their generation and a
+    refused generation are in the chain like those of signing keys."""
+    out = vouch("keygen", "--type", kind, "--out", tmp_path / "dev", "--no-passphrase",
+                check=0).stdout
+    keyid = out.split("keyid: ")[1].split()[0]
+    vouch("keygen", "--type", kind, "--out", tmp_path / "dev", "--no-passphrase", check=3)
+    e = [json.loads(x) for x in lines(vouch)]
+    assert [(x["operation"], x["result"]) for x in e] == [("keygen", "ok"), ("keygen", "error")]
+    assert e[0]["key_id"] == keyid
+    assert e[0]["key_location"] == f"file:{tmp_path / 'dev'}"
+    assert "already exists" in e[1]["error"]
+    vouch("log", "verify", check=0)
+
+
 def test_pin_never_logged(tmp_path, vouch):
     f = tmp_path / "fw.bin"
     f.write_bytes(b"fw")
