@@ -2,12 +2,25 @@
  *
  * Everything that arrives is counted against a ceiling before it is kept,
  * so a server sending endless data costs us at most max bytes (plus one
- * libcurl buffer), and a low-speed limit aborts a server that trickles. */
+ * libcurl buffer), and a low-speed limit aborts a server that trickles.
+ *
+ * libcurl is loaded with dlopen() on the first fetch, not linked: it pulls
+ * in some 25 shared libraries (TLS, Kerberos, LDAP, SSH, ...) whose
+ * relocated pages would count in the memory of every command, also of
+ * `vouch sign` and `vouch verify`, which never use the network. We use its
+ * header for types and constants only; every call goes through `curl`
+ * below. Without the typecheck macros of <curl/curl.h> (they name the real
+ * functions), each setopt argument must have the documented type: long,
+ * curl_off_t, a pointer. */
+#define CURL_DISABLE_TYPECHECK 1
+
 #include "vouch/fetch.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,13 +32,68 @@
 /* libcurl's receive buffer (its maximum is 10 MiB, its default 16 KiB). */
 #define VOUCH_FETCH_BUFFER_SIZE (256L * 1024)
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_OK;
+/* The soname of libcurl's ABI 4 (Debian: package libcurl4). */
+#define LIBCURL_SONAME "libcurl.so.4"
 
-static void curl_init(void)
+/* The libcurl functions we call, resolved once by curl_load(). */
+static struct {
+	CURLcode (*global_init)(long flags);
+	const char *(*easy_strerror)(CURLcode cc);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+	CURLcode (*easy_perform)(CURL *c);
+	void (*easy_cleanup)(CURL *c);
+} curl;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+/* Set once by curl_load() (pthread_once orders it before every reader). */
+static enum vouch_rc curl_load_rc = VOUCH_OK;
+static char curl_load_msg[256];
+
+/* Resolves one symbol into a function pointer of the field's type
+ * (POSIX guarantees that dlsym's void * converts to a function pointer). */
+#define CURL_SYM(h, field, name)                                                                   \
+	((curl.field = (__typeof__(curl.field))dlsym(h, name)) != NULL || (missing = name, 0))
+
+static void curl_load(void)
 {
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	const char *missing = NULL;
+	dlerror();
+	void *h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		const char *why = dlerror();
+		curl_load_rc = VOUCH_E_IO;
+		snprintf(curl_load_msg, sizeof(curl_load_msg),
+			 "network access needs " LIBCURL_SONAME
+			 " (Debian package libcurl4), which cannot be loaded: %s",
+			 why != NULL ? why : "unknown error");
+		return;
+	}
+	if (!(CURL_SYM(h, global_init, "curl_global_init") &&
+	      CURL_SYM(h, easy_strerror, "curl_easy_strerror") &&
+	      CURL_SYM(h, easy_init, "curl_easy_init") &&
+	      CURL_SYM(h, easy_setopt, "curl_easy_setopt") &&
+	      CURL_SYM(h, easy_getinfo, "curl_easy_getinfo") &&
+	      CURL_SYM(h, easy_perform, "curl_easy_perform") &&
+	      CURL_SYM(h, easy_cleanup, "curl_easy_cleanup"))) {
+		curl_load_rc = VOUCH_E_IO;
+		snprintf(curl_load_msg, sizeof(curl_load_msg),
+			 LIBCURL_SONAME " lacks %s: not libcurl ABI 4 (Debian package libcurl4)",
+			 missing);
+		/* Never call into a half-resolved library; keep it loaded
+		 * (its constructors ran) but unused. */
+		return;
+	}
+	CURLcode cc = curl.global_init(CURL_GLOBAL_DEFAULT);
+	if (cc != CURLE_OK) {
+		curl_load_rc = VOUCH_E_NETWORK;
+		snprintf(curl_load_msg, sizeof(curl_load_msg), "cannot initialise libcurl: %s",
+			 curl.easy_strerror(cc));
+	}
 }
+
+#undef CURL_SYM
 
 static long env_long(const char *name, long def)
 {
@@ -137,8 +205,8 @@ static int check_reply(struct xfer *x)
 {
 	long code = 0;
 	curl_off_t cl = -1;
-	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+	curl.easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+	curl.easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 	x->started = 1;
 	if (!x->is_http) {
 		x->range_honoured = 1;
@@ -209,7 +277,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 static enum vouch_rc map_error(struct xfer *x, CURLcode cc, const char *ebuf, struct vouch_err *err)
 {
 	long code = 0;
-	const char *why = ebuf[0] ? ebuf : curl_easy_strerror(cc);
+	const char *why = ebuf[0] ? ebuf : curl.easy_strerror(cc);
 	switch (cc) {
 	case CURLE_WRITE_ERROR:
 		if (x->over)
@@ -225,7 +293,7 @@ static enum vouch_rc map_error(struct xfer *x, CURLcode cc, const char *ebuf, st
 	case CURLE_FILESIZE_EXCEEDED:
 		goto over;
 	case CURLE_HTTP_RETURNED_ERROR:
-		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+		curl.easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
 		/* Object stores answer 403 for a missing key when listing is
 		 * not allowed (python-tuf ends the root walk on 403 too). */
 		if (code == 404 || code == 410 || code == 403)
@@ -272,10 +340,6 @@ enum vouch_rc vouch_fetch_stream(const char *url, uint64_t offset, uint64_t max,
 	}
 	if (offset > max)
 		return vouch_err_set(err, VOUCH_E_USAGE, "%s: offset beyond the size limit", url);
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return vouch_err_set(err, VOUCH_E_NETWORK, "cannot initialise libcurl: %s",
-				     curl_easy_strerror(curl_init_rc));
 	memset(&x, 0, sizeof(x));
 	x.url = url;
 	x.offset = offset;
@@ -289,49 +353,53 @@ enum vouch_rc vouch_fetch_stream(const char *url, uint64_t offset, uint64_t max,
 		return vouch_err_set(err, VOUCH_E_USAGE,
 				     "%s: only file://, http:// and https:// URLs are supported",
 				     url);
-	x.curl = curl_easy_init();
+	/* The first fetch loads libcurl (see the top of this file). */
+	pthread_once(&curl_once, curl_load);
+	if (curl_load_rc != VOUCH_OK)
+		return vouch_err_set(err, curl_load_rc, "%s: %s", url, curl_load_msg);
+	x.curl = curl.easy_init();
 	if (x.curl == NULL)
 		return vouch_err_set(err, VOUCH_E_NOMEM, "cannot start a transfer");
 	snprintf(ua, sizeof(ua), "vouch/%s", VOUCH_VERSION);
 	CURL *c = x.curl;
-	int ok = curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "file,http,https") == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_WRITEDATA, &x) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_HEADERDATA, &x) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent ? o->user_agent : ua) ==
+	int ok = curl.easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "file,http,https") == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_MAXREDIRS, 5L) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_FAILONERROR, 1L) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_WRITEDATA, &x) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_HEADERDATA, &x) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_USERAGENT, o->user_agent ? o->user_agent : ua) ==
 		     CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit) == CURLE_OK &&
-		 curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->low_speed_time) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_TIMEOUT, o->timeout) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit) == CURLE_OK &&
+		 curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->low_speed_time) == CURLE_OK &&
 		 /* Fewer, larger receives per GiB. libcurl still hands the
 		  * write callback at most CURL_MAX_WRITE_SIZE (16 KiB) at a
 		  * time, and on_write checks every chunk against max before
 		  * any byte reaches write_cb. */
-		 curl_easy_setopt(c, CURLOPT_BUFFERSIZE, VOUCH_FETCH_BUFFER_SIZE) == CURLE_OK;
+		 curl.easy_setopt(c, CURLOPT_BUFFERSIZE, VOUCH_FETCH_BUFFER_SIZE) == CURLE_OK;
 	if (ok && o->ca_file != NULL)
-		ok = curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file) == CURLE_OK;
+		ok = curl.easy_setopt(c, CURLOPT_CAINFO, o->ca_file) == CURLE_OK;
 	/* With a known Content-Length libcurl refuses too large a resource
 	 * before reading it; only meaningful when we ask for all of it. */
 	if (ok && offset == 0 && max < (uint64_t)INT64_MAX)
-		ok = curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max) == CURLE_OK;
+		ok = curl.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max) == CURLE_OK;
 	if (ok && offset > 0) {
 		snprintf(range, sizeof(range), "%" PRIu64 "-", offset);
-		ok = curl_easy_setopt(c, CURLOPT_RANGE, range) == CURLE_OK;
+		ok = curl.easy_setopt(c, CURLOPT_RANGE, range) == CURLE_OK;
 	}
 	if (!ok) {
 		rc = vouch_err_set(err, VOUCH_E_INTERNAL, "%s: cannot configure the transfer", url);
 		goto out;
 	}
-	cc = curl_easy_perform(c);
+	cc = curl.easy_perform(c);
 	if (cc != CURLE_OK) {
 		rc = map_error(&x, cc, ebuf, err);
 		goto out;
@@ -351,7 +419,7 @@ enum vouch_rc vouch_fetch_stream(const char *url, uint64_t offset, uint64_t max,
 	if (range_honoured != NULL)
 		*range_honoured = x.range_honoured;
 out:
-	curl_easy_cleanup(c);
+	curl.easy_cleanup(c);
 	return rc;
 }
 

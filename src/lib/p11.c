@@ -10,6 +10,7 @@
  * the private key cannot produce a bad signature silently. */
 #include "p11.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +25,7 @@
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,98 @@ static const uint8_t oid_ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
 static const uint8_t str_ed25519[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
 				      'd',  's',  '2', '5', '5', '1', '9'};
 
+/* p11-kit is loaded with dlopen() when the first pkcs11: URI is used, not
+ * linked: it (with libffi) would otherwise be mapped into every command,
+ * also `vouch sign` and `vouch verify` of key files. Its headers give the
+ * types; every call goes through `p11kit` below. */
+#define P11KIT_SONAME "libp11-kit.so.0"
+
+static struct {
+	__typeof__(p11_kit_message) *message;
+	__typeof__(p11_kit_module_finalize) *module_finalize;
+	__typeof__(p11_kit_module_get_name) *module_get_name;
+	__typeof__(p11_kit_module_initialize) *module_initialize;
+	__typeof__(p11_kit_module_load) *module_load;
+	__typeof__(p11_kit_module_release) *module_release;
+	__typeof__(p11_kit_modules_finalize_and_release) *modules_finalize_and_release;
+	__typeof__(p11_kit_modules_load_and_initialize) *modules_load_and_initialize;
+	__typeof__(p11_kit_space_strlen) *space_strlen;
+	__typeof__(p11_kit_strerror) *strerror;
+	__typeof__(p11_kit_uri_any_unrecognized) *uri_any_unrecognized;
+	__typeof__(p11_kit_uri_format) *uri_format;
+	__typeof__(p11_kit_uri_free) *uri_free;
+	__typeof__(p11_kit_uri_get_attribute) *uri_get_attribute;
+	__typeof__(p11_kit_uri_get_module_name) *uri_get_module_name;
+	__typeof__(p11_kit_uri_get_module_path) *uri_get_module_path;
+	__typeof__(p11_kit_uri_get_pin_source) *uri_get_pin_source;
+	__typeof__(p11_kit_uri_get_pin_value) *uri_get_pin_value;
+	__typeof__(p11_kit_uri_get_slot_id) *uri_get_slot_id;
+	__typeof__(p11_kit_uri_get_token_info) *uri_get_token_info;
+	__typeof__(p11_kit_uri_match_module_info) *uri_match_module_info;
+	__typeof__(p11_kit_uri_match_slot_info) *uri_match_slot_info;
+	__typeof__(p11_kit_uri_match_token_info) *uri_match_token_info;
+	__typeof__(p11_kit_uri_message) *uri_message;
+	__typeof__(p11_kit_uri_new) *uri_new;
+	__typeof__(p11_kit_uri_parse) *uri_parse;
+	__typeof__(p11_kit_uri_set_pin_value) *uri_set_pin_value;
+} p11kit;
+
+static pthread_once_t p11kit_once = PTHREAD_ONCE_INIT;
+/* Set once by p11kit_load() (pthread_once orders it before every reader). */
+static int p11kit_loaded;
+static char p11kit_load_msg[256];
+
+/* Resolves p11_kit_<name> into p11kit.<name>, of the header's type (POSIX
+ * guarantees that dlsym's void * converts to a function pointer). */
+#define P11KIT_SYM(h, name)                                                                        \
+	((p11kit.name = (__typeof__(p11kit.name))dlsym(h, "p11_kit_" #name)) != NULL ||            \
+	 (missing = "p11_kit_" #name, 0))
+
+static void p11kit_load_once(void)
+{
+	const char *missing = NULL;
+	dlerror();
+	void *h = dlopen(P11KIT_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		const char *why = dlerror();
+		snprintf(p11kit_load_msg, sizeof(p11kit_load_msg),
+			 "PKCS#11 keys need " P11KIT_SONAME
+			 " (Debian package libp11-kit0), which cannot be loaded: %s",
+			 why != NULL ? why : "unknown error");
+		return;
+	}
+	if (!(P11KIT_SYM(h, message) && P11KIT_SYM(h, module_finalize) &&
+	      P11KIT_SYM(h, module_get_name) && P11KIT_SYM(h, module_initialize) &&
+	      P11KIT_SYM(h, module_load) && P11KIT_SYM(h, module_release) &&
+	      P11KIT_SYM(h, modules_finalize_and_release) &&
+	      P11KIT_SYM(h, modules_load_and_initialize) && P11KIT_SYM(h, space_strlen) &&
+	      P11KIT_SYM(h, strerror) && P11KIT_SYM(h, uri_any_unrecognized) &&
+	      P11KIT_SYM(h, uri_format) && P11KIT_SYM(h, uri_free) &&
+	      P11KIT_SYM(h, uri_get_attribute) && P11KIT_SYM(h, uri_get_module_name) &&
+	      P11KIT_SYM(h, uri_get_module_path) && P11KIT_SYM(h, uri_get_pin_source) &&
+	      P11KIT_SYM(h, uri_get_pin_value) && P11KIT_SYM(h, uri_get_slot_id) &&
+	      P11KIT_SYM(h, uri_get_token_info) && P11KIT_SYM(h, uri_match_module_info) &&
+	      P11KIT_SYM(h, uri_match_slot_info) && P11KIT_SYM(h, uri_match_token_info) &&
+	      P11KIT_SYM(h, uri_message) && P11KIT_SYM(h, uri_new) && P11KIT_SYM(h, uri_parse) &&
+	      P11KIT_SYM(h, uri_set_pin_value))) {
+		/* Never call into a half-resolved library. */
+		snprintf(p11kit_load_msg, sizeof(p11kit_load_msg),
+			 P11KIT_SONAME " lacks %s (Debian package libp11-kit0)", missing);
+		return;
+	}
+	p11kit_loaded = 1;
+}
+
+#undef P11KIT_SYM
+
+static enum vouch_rc p11kit_load(struct vouch_err *err)
+{
+	pthread_once(&p11kit_once, p11kit_load_once);
+	if (!p11kit_loaded)
+		return vouch_err_set(err, VOUCH_E_IO, "%s", p11kit_load_msg);
+	return VOUCH_OK;
+}
+
 struct p11_modules {
 	CK_FUNCTION_LIST **list;  /* p11-kit's registered modules, or NULL */
 	CK_FUNCTION_LIST *single; /* one module loaded from a path, or NULL */
@@ -75,13 +169,13 @@ struct vouch_p11_key {
 static enum vouch_rc ck_fail(struct vouch_err *err, const char *what, CK_RV rv)
 {
 	return vouch_err_set(err, VOUCH_E_CRYPTO, "PKCS#11 %s failed: %s (0x%lx)", what,
-			     p11_kit_strerror(rv), (unsigned long)rv);
+			     p11kit.strerror(rv), (unsigned long)rv);
 }
 
 /* Space-padded token field -> printable NUL-terminated string. */
 static void printable_label(const unsigned char *src, size_t srclen, char *dst, size_t cap)
 {
-	size_t n = p11_kit_space_strlen(src, srclen);
+	size_t n = p11kit.space_strlen(src, srclen);
 	if (n > cap - 1)
 		n = cap - 1;
 	for (size_t i = 0; i < n; i++)
@@ -104,20 +198,20 @@ static void uri_free_wiped(P11KitUri *uri)
 {
 	if (uri == NULL)
 		return;
-	const char *pin = p11_kit_uri_get_pin_value(uri);
+	const char *pin = p11kit.uri_get_pin_value(uri);
 	if (pin != NULL)
 		OPENSSL_cleanse((void *)(uintptr_t)pin, strlen(pin));
-	p11_kit_uri_free(uri);
+	p11kit.uri_free(uri);
 }
 
 static void modules_release(struct p11_modules *m)
 {
 	if (m->list != NULL)
-		p11_kit_modules_finalize_and_release(m->list);
+		p11kit.modules_finalize_and_release(m->list);
 	if (m->single != NULL) {
 		if (m->single_initialized)
-			(void)p11_kit_module_finalize(m->single);
-		p11_kit_module_release(m->single);
+			(void)p11kit.module_finalize(m->single);
+		p11kit.module_release(m->single);
 	}
 	memset(m, 0, sizeof(*m));
 }
@@ -137,31 +231,31 @@ static enum vouch_rc modules_load(P11KitUri *uri, const struct vouch_key_opts *o
 		from = "VOUCH_PKCS11_MODULE";
 	}
 	if (path == NULL || *path == 0) {
-		path = p11_kit_uri_get_module_path(uri);
+		path = p11kit.uri_get_module_path(uri);
 		from = "module-path";
 	}
 	if (path != NULL && *path != 0) {
 		if (path[0] != '/')
 			return vouch_err_set(err, VOUCH_E_USAGE,
 					     "PKCS#11 module path from %s must be absolute", from);
-		m->single = p11_kit_module_load(path, 0);
+		m->single = p11kit.module_load(path, 0);
 		if (m->single == NULL) {
-			const char *why = p11_kit_message();
+			const char *why = p11kit.message();
 			return vouch_err_set(err, VOUCH_E_IO, "cannot load PKCS#11 module %s: %s",
 					     path, why != NULL ? why : "unknown error");
 		}
-		rv = p11_kit_module_initialize(m->single);
+		rv = p11kit.module_initialize(m->single);
 		if (rv != CKR_OK) {
 			vouch_err_set(err, VOUCH_E_CRYPTO,
 				      "cannot initialise PKCS#11 module %s: %s (0x%lx)", path,
-				      p11_kit_strerror(rv), (unsigned long)rv);
+				      p11kit.strerror(rv), (unsigned long)rv);
 			modules_release(m);
 			return err != NULL ? err->code : VOUCH_E_CRYPTO;
 		}
 		m->single_initialized = 1;
 		return VOUCH_OK;
 	}
-	m->list = p11_kit_modules_load_and_initialize(0);
+	m->list = p11kit.modules_load_and_initialize(0);
 	if (m->list == NULL || m->list[0] == NULL) {
 		modules_release(m);
 		return vouch_err_set(err, VOUCH_E_NOTFOUND,
@@ -210,7 +304,7 @@ static enum vouch_rc slots_of(CK_FUNCTION_LIST *fn, CK_SLOT_ID **slots, CK_ULONG
 /* What the URI names, for "not found" messages. */
 static void describe_token(P11KitUri *uri, char *dst, size_t cap)
 {
-	CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(uri);
+	CK_TOKEN_INFO *ti = p11kit.uri_get_token_info(uri);
 	char label[64];
 	printable_label(ti->label, sizeof(ti->label), label, sizeof(label));
 	if (label[0] != 0) {
@@ -230,8 +324,8 @@ static enum vouch_rc token_find(P11KitUri *uri, struct vouch_p11_key *k, struct 
 {
 	CK_FUNCTION_LIST *single[2] = {k->mods.single, NULL};
 	CK_FUNCTION_LIST **mods = k->mods.single != NULL ? single : k->mods.list;
-	const char *want_module = p11_kit_uri_get_module_name(uri);
-	CK_SLOT_ID want_slot = p11_kit_uri_get_slot_id(uri);
+	const char *want_module = p11kit.uri_get_module_name(uri);
+	CK_SLOT_ID want_slot = p11kit.uri_get_slot_id(uri);
 	unsigned matches = 0;
 	enum vouch_rc rc;
 
@@ -242,13 +336,13 @@ static enum vouch_rc token_find(P11KitUri *uri, struct vouch_p11_key *k, struct 
 		CK_ULONG nslots = 0;
 
 		if (want_module != NULL && k->mods.list != NULL) {
-			char *name = p11_kit_module_get_name(fn);
+			char *name = p11kit.module_get_name(fn);
 			int same = name != NULL && strcmp(name, want_module) == 0;
 			free(name);
 			if (!same)
 				continue;
 		}
-		if (fn->C_GetInfo(&info) != CKR_OK || !p11_kit_uri_match_module_info(uri, &info))
+		if (fn->C_GetInfo(&info) != CKR_OK || !p11kit.uri_match_module_info(uri, &info))
 			continue;
 		rc = slots_of(fn, &slots, &nslots, err);
 		if (rc != VOUCH_OK) {
@@ -262,12 +356,12 @@ static enum vouch_rc token_find(P11KitUri *uri, struct vouch_p11_key *k, struct 
 			if (want_slot != (CK_SLOT_ID)-1 && slots[j] != want_slot)
 				continue;
 			if (fn->C_GetSlotInfo(slots[j], &si) != CKR_OK ||
-			    !p11_kit_uri_match_slot_info(uri, &si))
+			    !p11kit.uri_match_slot_info(uri, &si))
 				continue;
 			if (fn->C_GetTokenInfo(slots[j], &ti) != CKR_OK)
 				continue;
 			if (!(ti.flags & CKF_TOKEN_INITIALIZED) ||
-			    !p11_kit_uri_match_token_info(uri, &ti))
+			    !p11kit.uri_match_token_info(uri, &ti))
 				continue;
 			if (++matches == 1) {
 				k->fn = fn;
@@ -372,8 +466,8 @@ static enum vouch_rc token_login(P11KitUri *uri, const struct vouch_key_opts *op
 	CK_TOKEN_INFO ti;
 	char pin[VOUCH_P11_MAX_PIN + 1];
 	size_t pinlen = 0;
-	const char *value = p11_kit_uri_get_pin_value(uri);
-	const char *source = p11_kit_uri_get_pin_source(uri);
+	const char *value = p11kit.uri_get_pin_value(uri);
+	const char *source = p11kit.uri_get_pin_source(uri);
 	int have_pin = 0;
 	CK_RV rv;
 	enum vouch_rc rc = VOUCH_OK;
@@ -466,25 +560,25 @@ static enum vouch_rc p11_open(const char *uri_str, const struct vouch_key_opts *
 		return vouch_err_set(err, VOUCH_E_LIMIT, "PKCS#11 URI longer than %d",
 				     VOUCH_P11_MAX_URI);
 	/* The message never quotes the URI: it may hold a PIN. */
-	r = p11_kit_uri_parse(uri_str, P11_KIT_URI_FOR_ANY, uri);
+	r = p11kit.uri_parse(uri_str, P11_KIT_URI_FOR_ANY, uri);
 	if (r != P11_KIT_URI_OK)
 		return vouch_err_set(err, VOUCH_E_USAGE, "invalid PKCS#11 URI: %s",
-				     p11_kit_uri_message(r));
-	if (p11_kit_uri_any_unrecognized(uri))
+				     p11kit.uri_message(r));
+	if (p11kit.uri_any_unrecognized(uri))
 		return vouch_err_set(err, VOUCH_E_USAGE,
 				     "PKCS#11 URI has an attribute vouch does not understand");
 
 	/* Location for logs: the same URI without pin-value. */
-	loc = p11_kit_uri_new();
+	loc = p11kit.uri_new();
 	if (loc == NULL)
 		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
-	r = p11_kit_uri_parse(uri_str, P11_KIT_URI_FOR_ANY, loc);
+	r = p11kit.uri_parse(uri_str, P11_KIT_URI_FOR_ANY, loc);
 	if (r == P11_KIT_URI_OK) {
-		const char *pin = p11_kit_uri_get_pin_value(loc);
+		const char *pin = p11kit.uri_get_pin_value(loc);
 		if (pin != NULL)
 			OPENSSL_cleanse((void *)(uintptr_t)pin, strlen(pin));
-		p11_kit_uri_set_pin_value(loc, NULL);
-		r = p11_kit_uri_format(loc, P11_KIT_URI_FOR_ANY, &text);
+		p11kit.uri_set_pin_value(loc, NULL);
+		r = p11kit.uri_format(loc, P11_KIT_URI_FOR_ANY, &text);
 	}
 	uri_free_wiped(loc);
 	if (r != P11_KIT_URI_OK || text == NULL || strstr(text, "?pin-value=") != NULL ||
@@ -973,7 +1067,7 @@ const char *vouch_p11_location(const struct vouch_p11_key *k)
 
 static enum vouch_rc check_object_type(P11KitUri *uri, struct vouch_err *err)
 {
-	CK_ATTRIBUTE *a = p11_kit_uri_get_attribute(uri, CKA_CLASS);
+	CK_ATTRIBUTE *a = p11kit.uri_get_attribute(uri, CKA_CLASS);
 	CK_OBJECT_CLASS cls;
 	if (a == NULL)
 		return VOUCH_OK;
@@ -1039,8 +1133,11 @@ enum vouch_rc vouch_p11_open_key(const char *uri_str, const struct vouch_key_opt
 
 	*out = NULL;
 	*pub = NULL;
+	rc = p11kit_load(err);
+	if (rc != VOUCH_OK)
+		return rc;
 	k = calloc(1, sizeof(*k));
-	uri = p11_kit_uri_new();
+	uri = p11kit.uri_new();
 	if (k == NULL || uri == NULL) {
 		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 		goto out;
@@ -1051,8 +1148,8 @@ enum vouch_rc vouch_p11_open_key(const char *uri_str, const struct vouch_key_opt
 	rc = check_object_type(uri, err);
 	if (rc != VOUCH_OK)
 		goto out;
-	label = p11_kit_uri_get_attribute(uri, CKA_LABEL);
-	id = p11_kit_uri_get_attribute(uri, CKA_ID);
+	label = p11kit.uri_get_attribute(uri, CKA_LABEL);
+	id = p11kit.uri_get_attribute(uri, CKA_ID);
 	if ((label == NULL || label->ulValueLen == 0) && (id == NULL || id->ulValueLen == 0)) {
 		rc = vouch_err_set(err, VOUCH_E_USAGE,
 				   "PKCS#11 URI must name the key (object= or id=)");
@@ -1155,8 +1252,11 @@ enum vouch_rc vouch_p11_generate(enum vouch_key_type type, unsigned bits, const 
 		return vouch_err_set(err, VOUCH_E_USAGE, "RSA keys are 3072 or 4096 bits");
 	if (type != VOUCH_KEY_RSA && type != VOUCH_KEY_ECDSA_P256 && type != VOUCH_KEY_ED25519)
 		return vouch_err_set(err, VOUCH_E_UNSUPPORTED, "unknown key type");
+	rc = p11kit_load(err);
+	if (rc != VOUCH_OK)
+		return rc;
 	k = calloc(1, sizeof(*k));
-	uri = p11_kit_uri_new();
+	uri = p11kit.uri_new();
 	if (k == NULL || uri == NULL) {
 		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 		goto out;
@@ -1167,8 +1267,8 @@ enum vouch_rc vouch_p11_generate(enum vouch_key_type type, unsigned bits, const 
 	rc = check_object_type(uri, err);
 	if (rc != VOUCH_OK)
 		goto out;
-	label = p11_kit_uri_get_attribute(uri, CKA_LABEL);
-	id = p11_kit_uri_get_attribute(uri, CKA_ID);
+	label = p11kit.uri_get_attribute(uri, CKA_LABEL);
+	id = p11kit.uri_get_attribute(uri, CKA_ID);
 	if (label == NULL || label->ulValueLen == 0 || label->ulValueLen > VOUCH_P11_MAX_LABEL) {
 		rc = vouch_err_set(err, VOUCH_E_USAGE,
 				   "PKCS#11 URI must name the new key with object= (1 to %d bytes)",
