@@ -144,7 +144,9 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 
 /* Finds what delegator says about role: in a root body, roles[role] and
  * root's keys (role must be one of the four top-level roles); in a targets
- * body, the entry of delegations.roles named role and delegations.keys.
+ * body, the entry of delegations.roles named role (or, with TAP 15
+ * succinct_roles, the succinct_roles object when role is one of its bins)
+ * and delegations.keys.
  * Outputs borrow from delegator (each may be NULL if not wanted);
  * *delegation is the role object itself (the root role entry, or the
  * delegated role entry with paths/terminating). VOUCH_E_NOTFOUND if the
@@ -174,6 +176,15 @@ int vouch_tuf_role_covers(const json_t *delegation, const char *path);
 /* 1 if some path starting with prefix could be covered by the delegated
  * role (used to prune enumerations; path_hash_prefixes always may). */
 int vouch_tuf_role_may_cover_prefix(const json_t *delegation, const char *prefix);
+
+/* TAP 15 succinct_roles (a delegations.succinct_roles object, checked by
+ * the parser): the bin role name for path (sha256 of path, its first
+ * bit_length bits), the name of bin number `bin`, and the number of bins.
+ * The name functions return 0 if out is too small or the object is bad. */
+int vouch_tuf_succinct_role_for(const json_t *succinct, const char *path, char *out,
+				size_t outlen);
+int vouch_tuf_succinct_role_at(const json_t *succinct, uint64_t bin, char *out, size_t outlen);
+uint64_t vouch_tuf_succinct_bins(const json_t *succinct);
 
 /* Checks a file's digests against a TUF hashes object {alg: hex}: every
  * listed sha256/sha512 must match, other algorithms are ignored, and at

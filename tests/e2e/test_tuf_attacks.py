@@ -432,9 +432,10 @@ def test_rollback_root(make_client):
     p = c.refresh(check=1)
     assert "4.root.json: version 2 is lower than the trusted version 3 (rollback attack?)" \
         in p.stderr
-    # Holding version 3 itself: discarded, the update goes on (spec 5.3.5).
+    # Holding version 3 itself: also refused (spec 5.3.5: exactly N+1).
     r.write("4.root.json", r.root_file(3).read_bytes())
-    c.refresh()
+    p = c.refresh(check=1)
+    assert "4.root.json: version 3 is the trusted version, not 4 (rollback attack?)" in p.stderr
     assert json.loads(c.trusted("root.json"))["signed"]["version"] == 3
 
 

@@ -44,10 +44,22 @@ TOP = ("root", "timestamp", "snapshot", "targets")
 
 
 def canonical(obj):
-    """OLPC canonical JSON as TUF signs it (no floats, no control
-    characters in strings: Python would escape them)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
+    """OLPC canonical JSON as TUF signs it (no floats). Strings escape only
+    '\\' and '"': control characters (the newlines of a PEM public key)
+    stay raw, unlike json.dumps."""
+    def enc(o):
+        if isinstance(o, bool) or o is None:
+            return {True: "true", False: "false", None: "null"}[o]
+        if isinstance(o, int):
+            return str(o)
+        if isinstance(o, str):
+            return '"' + o.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(o, (list, tuple)):
+            return "[" + ",".join(enc(v) for v in o) + "]"
+        if isinstance(o, dict):
+            return "{" + ",".join(enc(k) + ":" + enc(o[k]) for k in sorted(o)) + "}"
+        raise TypeError(f"not canonical JSON: {type(o).__name__}")
+    return enc(obj).encode("utf-8")
 
 
 def expires_in(days=30, seconds=0):
@@ -69,6 +81,44 @@ class Key:
 
     def sign(self, data):
         return self.priv.sign(data).hex()
+
+
+class EcdsaKey(Key):
+    """An ECDSA P-256 key as securesystemslib writes it (keytype "ecdsa",
+    PEM public key, DER signatures over SHA-256)."""
+
+    def __init__(self):
+        from cryptography.hazmat.primitives.asymmetric import ec
+        self.priv = ec.generate_private_key(ec.SECP256R1())
+        pem = self.priv.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.public = {"keytype": "ecdsa", "scheme": "ecdsa-sha2-nistp256",
+                       "keyval": {"public": pem.decode()}}
+        self.keyid = hashlib.sha256(canonical(self.public)).hexdigest()
+
+    def sign(self, data):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        return self.priv.sign(data, ec.ECDSA(hashes.SHA256())).hex()
+
+
+class RsaPssKey(Key):
+    """An RSA 3072 key with scheme rsassa-pss-sha256 (salt = digest length)."""
+
+    def __init__(self):
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        self.priv = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        pem = self.priv.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.public = {"keytype": "rsa", "scheme": "rsassa-pss-sha256",
+                       "keyval": {"public": pem.decode()}}
+        self.keyid = hashlib.sha256(canonical(self.public)).hexdigest()
+
+    def sign(self, data):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        return self.priv.sign(data, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                                salt_length=32), hashes.SHA256()).hex()
 
 
 def sign(signed, keys, extra_sigs=()):
@@ -109,7 +159,7 @@ class Role:
 
 class Repo:
     def __init__(self, path, consistent=False, root_keys=1, root_threshold=1,
-                 meta_hashes=True, hash_algs=("sha256",)):
+                 meta_hashes=True, hash_algs=("sha256",), key_class=Key):
         self.path = pathlib.Path(path)
         self.metadata_dir = self.path / "metadata"
         self.targets_dir = self.path / "targets"
@@ -118,8 +168,9 @@ class Repo:
         self.consistent = consistent
         self.meta_hashes = meta_hashes
         self.hash_algs = hash_algs
-        self.keys = {"root": [Key() for _ in range(root_keys)],
-                     "timestamp": [Key()], "snapshot": [Key()], "targets": [Key()]}
+        self.keys = {"root": [key_class() for _ in range(root_keys)],
+                     "timestamp": [key_class()], "snapshot": [key_class()],
+                     "targets": [key_class()]}
         self.thresholds = {"root": root_threshold, "timestamp": 1, "snapshot": 1,
                            "targets": 1}
         self.root_version = 0

@@ -247,7 +247,62 @@ static void test_check_targets(void **state)
 		      "{\"_type\":\"targets\"," COMMON
 		      ",\"targets\":{},\"delegations\":{\"keys\":{},"
 		      "\"succinct_roles\":{}}}",
-		      VOUCH_E_UNSUPPORTED, "succinct_roles");
+		      VOUCH_E_FORMAT, "succinct_roles: field 'keyids' is missing");
+	/* TAP 15 succinct_roles: bit_length 1..32, exactly one of roles and
+	 * succinct_roles. */
+#define SUCCINCT(bits)                                                                             \
+	"{\"_type\":\"targets\"," COMMON ",\"targets\":{},\"delegations\":{\"keys\":{},"           \
+	"\"succinct_roles\":{\"keyids\":[\"a\"],\"threshold\":1,\"bit_length\":" bits              \
+	",\"name_prefix\":\"bin\"}}}"
+	expect_signed(VOUCH_TUF_TARGETS, SUCCINCT("1"), VOUCH_OK, NULL);
+	expect_signed(VOUCH_TUF_TARGETS, SUCCINCT("32"), VOUCH_OK, NULL);
+	expect_signed(VOUCH_TUF_TARGETS, SUCCINCT("0"), VOUCH_E_FORMAT, "bit_length");
+	expect_signed(VOUCH_TUF_TARGETS, SUCCINCT("33"), VOUCH_E_FORMAT, "bit_length");
+	expect_signed(VOUCH_TUF_TARGETS,
+		      "{\"_type\":\"targets\"," COMMON
+		      ",\"targets\":{},\"delegations\":{\"keys\":{},\"roles\":[],"
+		      "\"succinct_roles\":{}}}",
+		      VOUCH_E_FORMAT, "exactly one of 'roles' and 'succinct_roles'");
+#undef SUCCINCT
+}
+
+/* TAP 15 bin names: NAME_PREFIX-HEX, HEX with the digits of the last bin;
+ * the bin is the first bit_length bits of sha256(path). */
+static void test_succinct_bins(void **state)
+{
+	(void)state;
+	char name[64];
+	json_t *sr = J("{\"keyids\":[],\"threshold\":1,\"bit_length\":8,\"name_prefix\":\"bin\"}");
+	/* sha256("bar") = fcde2b2e... */
+	assert_int_equal(vouch_tuf_succinct_role_for(sr, "bar", name, sizeof(name)), 1);
+	assert_string_equal(name, "bin-fc");
+	assert_int_equal(vouch_tuf_succinct_bins(sr), 256);
+	assert_int_equal(vouch_tuf_succinct_role_at(sr, 10, name, sizeof(name)), 1);
+	assert_string_equal(name, "bin-0a");
+	assert_int_equal(vouch_tuf_succinct_role_at(sr, 256, name, sizeof(name)), 0);
+	assert_int_equal(vouch_tuf_succinct_role_for(sr, "bar", name, 6), 0); /* too small */
+	json_object_set_new(sr, "bit_length", json_integer(1));
+	assert_int_equal(vouch_tuf_succinct_role_for(sr, "bar", name, sizeof(name)), 1);
+	assert_string_equal(name, "bin-1");
+	json_object_set_new(sr, "bit_length", json_integer(32));
+	assert_int_equal(vouch_tuf_succinct_role_for(sr, "bar", name, sizeof(name)), 1);
+	assert_string_equal(name, "bin-fcde2b2e");
+	/* A targets body delegating by succinct_roles: role lookup accepts its
+	 * bins only. */
+	json_t *t = J("{\"_type\":\"targets\",\"delegations\":{\"keys\":{},\"succinct_roles\":"
+		      "{\"keyids\":[\"k\"],\"threshold\":2,\"bit_length\":4,\"name_prefix\":"
+		      "\"b\"}}}");
+	int64_t thr = 0;
+	assert_int_equal(vouch_tuf_role_lookup(t, "b-f", NULL, &thr, NULL, NULL, NULL), VOUCH_OK);
+	assert_int_equal(thr, 2);
+	assert_int_equal(vouch_tuf_role_lookup(t, "b-0f", NULL, NULL, NULL, NULL, NULL),
+			 VOUCH_E_NOTFOUND);
+	assert_int_equal(vouch_tuf_role_lookup(t, "b-F", NULL, NULL, NULL, NULL, NULL),
+			 VOUCH_E_NOTFOUND);
+	assert_int_equal(vouch_tuf_role_lookup(t, "c-1", NULL, NULL, NULL, NULL, NULL),
+			 VOUCH_E_NOTFOUND);
+	json_decref(t);
+	json_decref(sr);
 }
 
 static void test_parse_envelope(void **state)
@@ -723,6 +778,7 @@ int main(void)
 	    cmocka_unit_test(test_check_root),
 	    cmocka_unit_test(test_check_timestamp_snapshot),
 	    cmocka_unit_test(test_check_targets),
+	    cmocka_unit_test(test_succinct_bins),
 	    cmocka_unit_test(test_parse_envelope),
 	    cmocka_unit_test(test_sign_and_threshold),
 	    cmocka_unit_test(test_threshold_counts_each_key_once),

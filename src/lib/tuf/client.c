@@ -514,22 +514,23 @@ static enum vouch_rc update_root(struct vouch_tuf_client *c, struct vouch_err *e
 			snprintf(l2, sizeof(l2), "%s (its own root keys)", label);
 			rc = verify_by(tuf_signed(env), "root", l2, env, err);
 		}
-		/* 5.3.5: the version must be exactly N+1. Lower is a rollback;
-		 * equal is discarded and the update goes on with the trusted
-		 * root (as the specification says). */
+		/* 5.3.5: the version must be exactly N+1; anything else is
+		 * discarded and the update aborted (since spec 1.0.31; an
+		 * older draft went on with root N when the file held N). */
 		if (rc == VOUCH_OK) {
 			int64_t v = vouch_tuf_version(tuf_signed(env));
-			if (v == n) {
-				json_decref(env);
-				vouch_buf_free(&b);
-				break;
-			}
 			if (v < n)
 				rc = vouch_err_set(err, VOUCH_E_ROLLBACK,
 						   "%s: version %" PRId64
 						   " is lower than the trusted version %" PRId64
 						   " (rollback attack?)",
 						   label, v, n);
+			else if (v == n)
+				rc = vouch_err_set(err, VOUCH_E_ROLLBACK,
+						   "%s: version %" PRId64
+						   " is the trusted version, not %" PRId64
+						   " (rollback attack?)",
+						   label, v, n + 1);
 			else if (v != n + 1)
 				rc = vouch_err_set(err, VOUCH_E_VERIFY,
 						   "%s: version %" PRId64 ", expected %" PRId64,

@@ -12,7 +12,8 @@
 #define NO_PARENT SIZE_MAX
 
 struct node {
-	const char *name; /* borrowed from a trusted role's metadata */
+	const char *name; /* borrowed from a trusted role's metadata, or own */
+	char *own;	  /* a TAP 15 bin name computed here */
 	size_t parent;	  /* index of the delegating node */
 	const struct tuf_role *role;
 };
@@ -28,6 +29,8 @@ struct walk {
 
 static void walk_free(struct walk *w)
 {
+	for (size_t i = 0; i < w->nnodes; i++)
+		free(w->nodes[i].own);
 	free(w->nodes);
 	free(w->stack);
 	free(w->visited);
@@ -54,6 +57,22 @@ static enum vouch_rc push(struct walk *w, const char *name, size_t parent, struc
 	}
 	w->nodes[w->nnodes] = (struct node){.name = name, .parent = parent, .role = NULL};
 	w->stack[w->nstack++] = w->nnodes++;
+	return VOUCH_OK;
+}
+
+/* Pushes a TAP 15 bin role (a name computed here, owned by the node). */
+static enum vouch_rc push_bin(struct walk *w, const char *name, size_t parent,
+			      struct vouch_err *err)
+{
+	char *own = strdup(name);
+	if (own == NULL)
+		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+	enum vouch_rc rc = push(w, own, parent, err);
+	if (rc != VOUCH_OK) {
+		free(own);
+		return rc;
+	}
+	w->nodes[w->nnodes - 1].own = own;
 	return VOUCH_OK;
 }
 
@@ -118,6 +137,12 @@ static const json_t *delegated_roles(const struct tuf_role *r)
 	return json_object_get(json_object_get(tuf_signed(r->env), "delegations"), "roles");
 }
 
+static const json_t *succinct_roles(const struct tuf_role *r)
+{
+	return json_object_get(json_object_get(tuf_signed(r->env), "delegations"),
+			       "succinct_roles");
+}
+
 static enum vouch_rc make_target(const struct walk *w, size_t idx, const char *name,
 				 const json_t *entry, struct vouch_tuf_target **out,
 				 struct vouch_err *err)
@@ -171,6 +196,21 @@ enum vouch_rc vouch_tuf_client_find_target(struct vouch_tuf_client *c, const cha
 			rc = make_target(&w, idx, name, entry, out, err);
 			walk_free(&w);
 			return rc;
+		}
+		/* TAP 15: succinct_roles delegate each path to exactly one bin,
+		 * and terminate the search there (as python-tuf does). */
+		const json_t *sr = succinct_roles(r);
+		if (sr != NULL) {
+			char bin[VOUCH_TUF_MAX_NAME + 1];
+			if (!vouch_tuf_succinct_role_for(sr, name, bin, sizeof(bin))) {
+				rc = vouch_err_set(err, VOUCH_E_FORMAT,
+						   "%s: malformed succinct_roles",
+						   w.nodes[idx].name);
+				break;
+			}
+			w.nstack = 0;
+			rc = push_bin(&w, bin, idx, err);
+			continue;
 		}
 		/* 5.6.7.2: its delegations for this path, in order; pushed in
 		 * reverse so that the first is searched first. */
@@ -233,6 +273,17 @@ enum vouch_rc vouch_tuf_client_list_targets(struct vouch_tuf_client *c, const ch
 				rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 				break;
 			}
+		}
+		/* TAP 15 bins: every bin may hold names with the prefix; at most
+		 * max_delegations of them can be visited, so no more are queued. */
+		const json_t *sr = succinct_roles(r);
+		uint64_t nbins = sr != NULL ? vouch_tuf_succinct_bins(sr) : 0;
+		if (nbins > c->limits.max_delegations)
+			nbins = c->limits.max_delegations;
+		for (uint64_t b = nbins; b > 0 && rc == VOUCH_OK; b--) {
+			char bin[VOUCH_TUF_MAX_NAME + 1];
+			if (vouch_tuf_succinct_role_at(sr, b - 1, bin, sizeof(bin)))
+				rc = push_bin(&w, bin, idx, err);
 		}
 		const json_t *roles = delegated_roles(r);
 		for (size_t i = json_array_size(roles); i > 0 && rc == VOUCH_OK; i--) {

@@ -9,6 +9,7 @@
 #include "vouch/tuf.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -352,6 +353,91 @@ static enum vouch_rc check_delegated_role(const json_t *r, struct vouch_err *err
 	return rc;
 }
 
+/* TAP 15 succinct_roles: {keyids, threshold, bit_length 1..32, name_prefix};
+ * the bins are NAME_PREFIX-HEX, HEX of ceil(bit_length / 4) digits. */
+static enum vouch_rc check_succinct(const json_t *sr, struct vouch_err *err)
+{
+	int64_t bits = 0;
+	const char *prefix = NULL;
+	if (!json_is_object(sr))
+		return FAIL("field 'succinct_roles' is not an object");
+	enum vouch_rc rc = check_role_keys(sr, err);
+	if (rc == VOUCH_OK)
+		rc = vouch_json_get_int(sr, "bit_length", 1, 32, &bits, err);
+	if (rc == VOUCH_OK)
+		rc = vouch_json_get_string(sr, "name_prefix", &prefix, err);
+	if (rc == VOUCH_OK && strlen(prefix) + 1 + 8 > VOUCH_TUF_MAX_NAME)
+		rc = vouch_err_set(err, VOUCH_E_LIMIT, "succinct_roles name_prefix too long");
+	if (rc != VOUCH_OK)
+		vouch_err_prefix(err, "succinct_roles: ");
+	return rc;
+}
+
+static int succinct_params(const json_t *sr, unsigned *bits, const char **prefix)
+{
+	const json_t *b = json_object_get(sr, "bit_length");
+	*prefix = json_string_value(json_object_get(sr, "name_prefix"));
+	if (!json_is_integer(b) || json_integer_value(b) < 1 || json_integer_value(b) > 32 ||
+	    *prefix == NULL)
+		return 0;
+	*bits = (unsigned)json_integer_value(b);
+	return 1;
+}
+
+int vouch_tuf_succinct_role_for(const json_t *succinct, const char *path, char *out, size_t outlen)
+{
+	unsigned bits = 0;
+	const char *prefix = NULL;
+	uint8_t d[VOUCH_SHA256_LEN];
+	if (!succinct_params(succinct, &bits, &prefix))
+		return 0;
+	vouch_sha256(path, strlen(path), d);
+	uint32_t first = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+	uint32_t bin = bits == 32 ? first : first >> (32 - bits);
+	int n = snprintf(out, outlen, "%s-%0*" PRIx32, prefix, (int)((bits + 3) / 4), bin);
+	return n > 0 && (size_t)n < outlen;
+}
+
+int vouch_tuf_succinct_role_at(const json_t *succinct, uint64_t bin, char *out, size_t outlen)
+{
+	unsigned bits = 0;
+	const char *prefix = NULL;
+	if (!succinct_params(succinct, &bits, &prefix) || bin >> bits != 0)
+		return 0;
+	int n = snprintf(out, outlen, "%s-%0*" PRIx64, prefix, (int)((bits + 3) / 4), bin);
+	return n > 0 && (size_t)n < outlen;
+}
+
+uint64_t vouch_tuf_succinct_bins(const json_t *succinct)
+{
+	unsigned bits = 0;
+	const char *prefix = NULL;
+	return succinct_params(succinct, &bits, &prefix) ? (uint64_t)1 << bits : 0;
+}
+
+/* 1 if name is one of the bins of succinct: PREFIX-HEX with exactly the
+ * digits of the bin numbering, lowercase, below 2^bit_length. */
+static int succinct_has_role(const json_t *succinct, const char *name)
+{
+	unsigned bits = 0;
+	const char *prefix = NULL;
+	if (!succinct_params(succinct, &bits, &prefix))
+		return 0;
+	size_t pl = strlen(prefix), digits = (bits + 3) / 4;
+	if (strncmp(name, prefix, pl) != 0 || name[pl] != '-' || strlen(name + pl + 1) != digits)
+		return 0;
+	uint64_t v = 0;
+	for (const char *p = name + pl + 1; *p != '\0'; p++) {
+		int x = (*p >= '0' && *p <= '9')   ? *p - '0'
+			: (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10
+						   : -1;
+		if (x < 0)
+			return 0;
+		v = v << 4 | (uint64_t)x;
+	}
+	return v >> bits == 0;
+}
+
 static enum vouch_rc check_targets(const json_t *s, struct vouch_err *err)
 {
 	json_t *targets = NULL;
@@ -383,14 +469,21 @@ static enum vouch_rc check_targets(const json_t *s, struct vouch_err *err)
 	json_t *keys = NULL, *roles = NULL;
 	if (!json_is_object(del))
 		return FAIL("field 'delegations' is not an object");
-	if (json_object_get(del, "roles") == NULL && json_object_get(del, "succinct_roles") != NULL)
-		return vouch_err_set(err, VOUCH_E_UNSUPPORTED,
-				     "succinct_roles delegations (TAP 15) are not supported");
+	int has_roles = json_object_get(del, "roles") != NULL;
+	int has_succinct = json_object_get(del, "succinct_roles") != NULL;
+	if (has_roles == has_succinct)
+		return FAIL("delegations need exactly one of 'roles' and 'succinct_roles'");
 	rc = vouch_json_get_object(del, "keys", &keys, err);
 	if (rc == VOUCH_OK)
 		rc = check_keys(keys, err);
-	if (rc == VOUCH_OK)
-		rc = vouch_json_get_array(del, "roles", &roles, err);
+	if (rc == VOUCH_OK && has_succinct)
+		rc = check_succinct(json_object_get(del, "succinct_roles"), err);
+	if (rc != VOUCH_OK || has_succinct) {
+		if (rc != VOUCH_OK)
+			vouch_err_prefix(err, "delegations: ");
+		return rc;
+	}
+	rc = vouch_json_get_array(del, "roles", &roles, err);
 	if (rc != VOUCH_OK) {
 		vouch_err_prefix(err, "delegations: ");
 		return rc;
@@ -589,9 +682,9 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 	size_t nsig = json_array_size(signatures);
 	/* Key ids already tried (only the first signature of a key id is
 	 * considered, so that padding the list with signatures costs nothing:
-	 * at most one verification per key of the role), and the computed ids
-	 * of the keys counted: the same public key listed under two key ids
-	 * still counts once. */
+	 * at most one verification per key of the role), and the public keys
+	 * counted: the same public key listed under two key ids still counts
+	 * once. */
 	const char **seen = NULL;
 	char **seen_keys = NULL;
 	unsigned count = 0;
@@ -629,18 +722,21 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 		int ok = vouch_hex_decode(hex, strlen(hex), sig, VOUCH_SIG_MAX, &siglen, NULL) ==
 			     VOUCH_OK &&
 			 vouch_key_verify(key, msg.data, msg.len, sig, siglen, NULL) == VOUCH_OK;
-		for (unsigned j = 0; ok && j < count; j++)
-			ok = strcmp(seen_keys[j], vouch_key_id(key)) != 0;
-		if (ok) {
-			/* Remember the computed id: copy it, the key is freed. */
-			seen_keys[count] = strdup(vouch_key_id(key));
-			if (seen_keys[count] == NULL) {
-				vouch_key_free(key);
-				rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
-				goto out;
-			}
-			count++;
+		/* The key's identity is its public key re-encoded (SPKI PEM),
+		 * not a key id: those differ with the keytype spelling
+		 * ("ecdsa" or "ecdsa-sha2-nistp256") of one and the same key. */
+		char *pem = NULL;
+		if (ok && vouch_key_public_pem(key, &pem, NULL) != VOUCH_OK) {
+			vouch_key_free(key);
+			rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
+			goto out;
 		}
+		for (unsigned j = 0; ok && j < count; j++)
+			ok = strcmp(seen_keys[j], pem) != 0;
+		if (ok)
+			seen_keys[count++] = pem; /* freed at out */
+		else
+			free(pem);
 		vouch_key_free(key);
 	}
 	if (nvalid != NULL)
@@ -674,6 +770,9 @@ enum vouch_rc vouch_tuf_role_lookup(const json_t *delegator, const char *role,
 	} else if (type != NULL && strcmp(type, "targets") == 0) {
 		const json_t *del = json_object_get(delegator, "delegations");
 		const json_t *roles = json_object_get(del, "roles");
+		const json_t *sr = json_object_get(del, "succinct_roles");
+		if (roles == NULL && json_is_object(sr) && succinct_has_role(sr, role))
+			r = sr;
 		for (size_t i = 0; i < json_array_size(roles); i++) {
 			const json_t *d = json_array_get(roles, i);
 			const char *n = json_string_value(json_object_get(d, "name"));
