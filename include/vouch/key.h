@@ -1,7 +1,10 @@
 /* vouch — signing keys: ed25519, ecdsa-sha2-nistp256, rsassa-pss-sha256,
  * held in files (PKCS#8 PEM, passphrase-encrypted with scrypt) or in a
  * PKCS#11 token addressed by an RFC 7512 URI. Public keys in TUF's
- * encodings; TUF key ids. */
+ * encodings; TUF key ids. Public keys read from TUF (vouch_key_from_tuf)
+ * may also be rsa-pkcs1v15-sha256 (type VOUCH_KEY_RSA) or
+ * ecdsa-sha2-nistp384 (type VOUCH_KEY_ECDSA_P256, see vouch_key_scheme):
+ * verification only, vouch_key_sign refuses them. */
 #ifndef VOUCH_KEY_H
 #define VOUCH_KEY_H
 

@@ -1,4 +1,6 @@
 /* vouch — signing keys on OpenSSL 3: ed25519, ecdsa P-256, rsassa-pss-sha256.
+ * Keys read from TUF metadata may also be rsa-pkcs1v15-sha256 or
+ * ecdsa-sha2-nistp384: verified, never made nor used to sign.
  *
  * A struct vouch_key holds an EVP_PKEY (public, or private for key files)
  * or a PKCS#11 token key (p11.c) together with its public EVP_PKEY. Its TUF
@@ -40,11 +42,24 @@
 static const char KT_ED25519[] = "ed25519";
 static const char KT_ECDSA[] = "ecdsa";
 static const char KT_ECDSA_LEGACY[] = "ecdsa-sha2-nistp256";
+static const char KT_ECDSA_P384_LEGACY[] = "ecdsa-sha2-nistp384";
 static const char KT_RSA[] = "rsa";
 static const char SCHEME_ED25519[] = "ed25519";
 static const char SCHEME_ECDSA[] = "ecdsa-sha2-nistp256";
 static const char SCHEME_RSA[] = "rsassa-pss-sha256";
+/* Verification only, for keys read from TUF metadata (python-tuf and the
+ * TUF conformance suite use them); vouch never makes such keys. */
+static const char SCHEME_RSA_PKCS1[] = "rsa-pkcs1v15-sha256";
+static const char SCHEME_ECDSA_P384[] = "ecdsa-sha2-nistp384";
 static const char PEM_PUB_BEGIN[] = "-----BEGIN PUBLIC KEY-----\n";
+
+/* The scheme of a key other than its type's (TUF keys only, verification
+ * only). */
+enum key_variant {
+	VARIANT_NONE = 0,
+	VARIANT_RSA_PKCS1, /* rsa-pkcs1v15-sha256 */
+	VARIANT_P384,	   /* ecdsa-sha2-nistp384 (type VOUCH_KEY_ECDSA_P256) */
+};
 
 struct vouch_key {
 	enum vouch_key_type type;
@@ -53,9 +68,10 @@ struct vouch_key {
 	EVP_PKEY *pkey;
 	int has_private;
 	struct vouch_p11_key *p11;
-	const char *keytype; /* one of the KT_ strings */
-	char *public_str;    /* TUF keyval.public */
-	char *location;	     /* "", "file:PATH" or the token URI without PIN */
+	const char *keytype;	  /* one of the KT_ strings */
+	enum key_variant variant; /* VARIANT_NONE for every key vouch makes */
+	char *public_str;	  /* TUF keyval.public */
+	char *location;		  /* "", "file:PATH" or the token URI without PIN */
 	char id[VOUCH_KEYID_HEX_LEN + 1];
 };
 
@@ -70,6 +86,19 @@ static const char *scheme_of(enum vouch_key_type type)
 		return SCHEME_RSA;
 	}
 	return "";
+}
+
+static const char *key_scheme(const struct vouch_key *k)
+{
+	switch (k->variant) {
+	case VARIANT_RSA_PKCS1:
+		return SCHEME_RSA_PKCS1;
+	case VARIANT_P384:
+		return SCHEME_ECDSA_P384;
+	case VARIANT_NONE:
+		break;
+	}
+	return scheme_of(k->type);
 }
 
 static const char *type_name(enum vouch_key_type type)
@@ -152,8 +181,11 @@ static enum vouch_rc check_rsa_exponent(EVP_PKEY *pkey, struct vouch_err *err)
 	return VOUCH_OK;
 }
 
-/* Which vouch type an OpenSSL key is, refusing anything else. */
-static enum vouch_rc classify(EVP_PKEY *pkey, enum vouch_key_type *type, struct vouch_err *err)
+/* Which vouch type an OpenSSL key is, refusing anything else. An EC key
+ * on P-384 is taken only when p384 is given (a TUF key of scheme
+ * ecdsa-sha2-nistp384), and sets *p384. */
+static enum vouch_rc classify(EVP_PKEY *pkey, enum vouch_key_type *type, int *p384,
+			      struct vouch_err *err)
 {
 	if (EVP_PKEY_is_a(pkey, "ED25519")) {
 		uint8_t raw[ED25519_RAW_LEN];
@@ -176,7 +208,9 @@ static enum vouch_rc classify(EVP_PKEY *pkey, enum vouch_key_type *type, struct 
 					     "ECDSA key without a named curve; only P-256 is "
 					     "supported");
 		}
-		if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)
+		int is384 = p384 != NULL &&
+			    (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0);
+		if (!is384 && strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)
 			return vouch_err_set(err, VOUCH_E_UNSUPPORTED,
 					     "ECDSA key on curve %s; only P-256 is supported",
 					     group);
@@ -192,6 +226,8 @@ static enum vouch_rc classify(EVP_PKEY *pkey, enum vouch_key_type *type, struct 
 					     "named curve P-256 is supported");
 		}
 		*type = VOUCH_KEY_ECDSA_P256;
+		if (p384 != NULL)
+			*p384 = is384;
 		return VOUCH_OK;
 	}
 	if (EVP_PKEY_is_a(pkey, "RSA")) {
@@ -271,7 +307,7 @@ static enum vouch_rc compute_id(struct vouch_key *k, struct vouch_err *err)
 {
 	enum vouch_rc rc = VOUCH_OK;
 	struct vouch_buf canon = {0};
-	json_t *obj = tuf_object(k->keytype, scheme_of(k->type), k->public_str);
+	json_t *obj = tuf_object(k->keytype, key_scheme(k), k->public_str);
 	if (obj == NULL) {
 		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 		goto out;
@@ -335,7 +371,7 @@ enum vouch_rc vouch_key_from_evp(EVP_PKEY *pkey, int is_private, const char *loc
 {
 	enum vouch_key_type type;
 	char *pub = NULL;
-	enum vouch_rc rc = classify(pkey, &type, err);
+	enum vouch_rc rc = classify(pkey, &type, NULL, err);
 	if (rc != VOUCH_OK)
 		return rc;
 	rc = public_string(pkey, type, &pub, err);
@@ -788,6 +824,8 @@ enum vouch_rc vouch_key_from_tuf(const json_t *obj, struct vouch_key **out, stru
 	char *pubcopy = NULL;
 	const char *kt = NULL;
 	enum vouch_key_type type;
+	enum key_variant variant = VARIANT_NONE;
+	int is384 = 0;
 	enum vouch_rc rc = VOUCH_OK;
 
 	if (!json_is_object(obj))
@@ -810,6 +848,9 @@ enum vouch_rc vouch_key_from_tuf(const json_t *obj, struct vouch_key **out, stru
 	} else if (strcmp(keytype, KT_ECDSA_LEGACY) == 0) {
 		type = VOUCH_KEY_ECDSA_P256;
 		kt = KT_ECDSA_LEGACY;
+	} else if (strcmp(keytype, KT_ECDSA_P384_LEGACY) == 0) {
+		type = VOUCH_KEY_ECDSA_P256;
+		kt = KT_ECDSA_P384_LEGACY;
 	} else if (strcmp(keytype, KT_RSA) == 0) {
 		type = VOUCH_KEY_RSA;
 		kt = KT_RSA;
@@ -817,7 +858,15 @@ enum vouch_rc vouch_key_from_tuf(const json_t *obj, struct vouch_key **out, stru
 		return vouch_err_set(err, VOUCH_E_UNSUPPORTED, "keytype \"%.64s\" not supported",
 				     keytype);
 	}
-	if (strcmp(scheme, scheme_of(type)) != 0)
+	/* The schemes of verification-only keys; a legacy keytype names
+	 * its one scheme. */
+	if (type == VOUCH_KEY_RSA && strcmp(scheme, SCHEME_RSA_PKCS1) == 0)
+		variant = VARIANT_RSA_PKCS1;
+	else if ((kt == KT_ECDSA || kt == KT_ECDSA_P384_LEGACY) &&
+		 strcmp(scheme, SCHEME_ECDSA_P384) == 0)
+		variant = VARIANT_P384;
+	if (variant == VARIANT_NONE &&
+	    (kt == KT_ECDSA_P384_LEGACY || strcmp(scheme, scheme_of(type)) != 0))
 		return vouch_err_set(err, VOUCH_E_UNSUPPORTED,
 				     "scheme \"%.64s\" not supported for keytype \"%s\"", scheme,
 				     kt);
@@ -851,7 +900,11 @@ enum vouch_rc vouch_key_from_tuf(const json_t *obj, struct vouch_key **out, stru
 		}
 	}
 	enum vouch_key_type got_type;
-	rc = classify(pkey, &got_type, err);
+	rc = classify(pkey, &got_type, variant == VARIANT_P384 ? &is384 : NULL, err);
+	if (rc == VOUCH_OK && variant == VARIANT_P384 && !is384)
+		rc = vouch_err_set(err, VOUCH_E_FORMAT,
+				   "keyval.public: ECDSA key not on curve P-384 (scheme %s)",
+				   SCHEME_ECDSA_P384);
 	if (rc != VOUCH_OK) {
 		/* A curve other than the scheme's is a malformed key; an RSA key
 		 * outside 2048..8192 bits is one we do not accept. */
@@ -872,6 +925,15 @@ enum vouch_rc vouch_key_from_tuf(const json_t *obj, struct vouch_key **out, stru
 	if (rc == VOUCH_OK) {
 		pkey = NULL;
 		pubcopy = NULL;
+		if (variant != VARIANT_NONE) {
+			/* The scheme is part of the key id: compute it again. */
+			(*out)->variant = variant;
+			rc = compute_id(*out, err);
+			if (rc != VOUCH_OK) {
+				vouch_key_free(*out);
+				*out = NULL;
+			}
+		}
 	}
 out:
 	free(pubcopy);
@@ -881,7 +943,7 @@ out:
 
 enum vouch_rc vouch_key_to_tuf(const struct vouch_key *key, json_t **out, struct vouch_err *err)
 {
-	json_t *obj = tuf_object(key->keytype, scheme_of(key->type), key->public_str);
+	json_t *obj = tuf_object(key->keytype, key_scheme(key), key->public_str);
 	if (obj == NULL)
 		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 	*out = obj;
@@ -976,7 +1038,7 @@ const char *vouch_key_keytype(const struct vouch_key *key)
 
 const char *vouch_key_scheme(const struct vouch_key *key)
 {
-	return scheme_of(key->type);
+	return key_scheme(key);
 }
 
 enum vouch_key_type vouch_key_get_type(const struct vouch_key *key)
@@ -1018,6 +1080,10 @@ enum vouch_rc vouch_key_sign(const struct vouch_key *key, const void *msg, size_
 	static const unsigned char empty[1] = {0};
 	if (msg == NULL)
 		msg = empty;
+	if (key->variant != VARIANT_NONE)
+		return vouch_err_set(err, VOUCH_E_UNSUPPORTED,
+				     "key %s: scheme %s is supported for verification only",
+				     key->id, key_scheme(key));
 	if (key->p11 != NULL)
 		return vouch_p11_sign(key->p11, key->type, msg, len, sig, siglen, err);
 	if (!key->has_private)
@@ -1085,12 +1151,19 @@ enum vouch_rc vouch_key_verify(const struct vouch_key *key, const void *msg, siz
 	EVP_PKEY_CTX *pctx = NULL;
 	int ok = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	const EVP_MD *md = key->type == VOUCH_KEY_ED25519 ? NULL : EVP_sha256();
+	const EVP_MD *md = key->type == VOUCH_KEY_ED25519 ? NULL
+			   : key->variant == VARIANT_P384 ? EVP_sha384()
+							  : EVP_sha256();
 	if (ctx == NULL) {
 		return vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 	}
+	/* RSA: PSS, or PKCS#1 v1.5 for an rsa-pkcs1v15-sha256 key; each key
+	 * has one scheme and takes no signature of the other. */
 	if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key->pkey) != 1 ||
-	    (key->type == VOUCH_KEY_RSA && !set_pss(pctx, RSA_PSS_SALTLEN_AUTO))) {
+	    (key->type == VOUCH_KEY_RSA && key->variant != VARIANT_RSA_PKCS1 &&
+	     !set_pss(pctx, RSA_PSS_SALTLEN_AUTO)) ||
+	    (key->type == VOUCH_KEY_RSA && key->variant == VARIANT_RSA_PKCS1 &&
+	     EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)) {
 		EVP_MD_CTX_free(ctx);
 		return vouch_err_openssl(err, VOUCH_E_CRYPTO, "cannot verify with key %s", key->id);
 	}

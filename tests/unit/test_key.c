@@ -568,10 +568,22 @@ static void test_malformed_tuf_keys(void **state)
 	    {tuf_key("rsa", "rsassa-pss-sha256", edpem_buf), VOUCH_E_FORMAT, "not an RSA key"},
 	    {tuf_key("rsa", "rsassa-pss-sha256", pem1024), VOUCH_E_UNSUPPORTED,
 	     "RSA key of 1024 bits"},
-	    {tuf_key("rsa", "rsa-pkcs1v15-sha256", rsapem), VOUCH_E_UNSUPPORTED,
-	     "scheme \"rsa-pkcs1v15-sha256\" not supported"},
+	    {tuf_key("rsa", "rsa-pkcs1v15-sha256", pem1024), VOUCH_E_UNSUPPORTED,
+	     "RSA key of 1024 bits"},
+	    {tuf_key("rsa", "rsa-pkcs1v15-sha256", ecpem), VOUCH_E_FORMAT, "not an RSA key"},
+	    {tuf_key("ed25519", "rsa-pkcs1v15-sha256", edhex), VOUCH_E_UNSUPPORTED, "scheme"},
+	    {tuf_key("ecdsa", "rsa-pkcs1v15-sha256", ecpem), VOUCH_E_UNSUPPORTED, "scheme"},
 	    {tuf_key("ed25519", "ecdsa-sha2-nistp256", edhex), VOUCH_E_UNSUPPORTED, "scheme"},
-	    {tuf_key("ecdsa", "ecdsa-sha2-nistp384", pem384), VOUCH_E_UNSUPPORTED, "scheme"},
+	    {tuf_key("ecdsa", "ecdsa-sha2-nistp384", ecpem), VOUCH_E_FORMAT, "not on curve P-384"},
+	    {tuf_key("ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384", ecpem), VOUCH_E_FORMAT,
+	     "not on curve P-384"},
+	    {tuf_key("ecdsa", "ecdsa-sha2-nistp384", rsapem), VOUCH_E_FORMAT, "not an EC key"},
+	    {tuf_key("ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256", pem384), VOUCH_E_UNSUPPORTED,
+	     "scheme"},
+	    {tuf_key("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", pem384), VOUCH_E_UNSUPPORTED,
+	     "scheme"},
+	    {tuf_key("rsa", "ecdsa-sha2-nistp384", pem384), VOUCH_E_UNSUPPORTED, "scheme"},
+	    {tuf_key("ecdsa", "ecdsa-sha2-nistp521", pem384), VOUCH_E_UNSUPPORTED, "scheme"},
 	    {tuf_key("sphincs", "sphincs-shake-256s", edhex), VOUCH_E_UNSUPPORTED,
 	     "keytype \"sphincs\" not supported"},
 	    {json_pack("{s:s, s:s}", "keytype", "ed25519", "scheme", "ed25519"), VOUCH_E_FORMAT,
@@ -1222,6 +1234,140 @@ static void test_same_public(void **state)
 	json_decref(legacy);
 }
 
+static size_t evp_sign(EVP_PKEY *pkey, const EVP_MD *md, const void *msg, size_t len, uint8_t *sig,
+		       size_t cap)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestSignInit(ctx, NULL, md, NULL, pkey), 1);
+	size_t n = cap;
+	assert_int_equal(EVP_DigestSign(ctx, sig, &n, msg, len), 1);
+	EVP_MD_CTX_free(ctx);
+	return n;
+}
+
+/* The key id of a TUF key object, computed here independently (canonical
+ * JSON escapes only '"' and '\\': a PEM's newlines stay as they are). */
+static void expect_keyid(const char *keytype, const char *scheme, const char *pub, const char *id)
+{
+	char canon[4096];
+	int n = snprintf(canon, sizeof(canon),
+			 "{\"keytype\":\"%s\",\"keyval\":{\"public\":\"%s\"},\"scheme\":\"%s\"}",
+			 keytype, pub, scheme);
+	assert_true(n > 0 && (size_t)n < sizeof(canon));
+	uint8_t d[32];
+	char hex[65];
+	EVP_Digest(canon, (size_t)n, d, NULL, EVP_sha256(), NULL);
+	vouch_hex_encode(d, sizeof(d), hex);
+	assert_string_equal(id, hex);
+}
+
+/* A verification-only key is written back as read. */
+static void check_echo(struct vouch_key *k, const char *keytype, const char *scheme)
+{
+	struct vouch_err err;
+	json_t *obj = NULL, *again = NULL;
+	struct vouch_key *back = NULL;
+	assert_int_equal(vouch_key_to_tuf(k, &obj, &err), VOUCH_OK);
+	assert_string_equal(json_string_value(json_object_get(obj, "keytype")), keytype);
+	assert_string_equal(json_string_value(json_object_get(obj, "scheme")), scheme);
+	assert_int_equal(vouch_key_from_tuf(obj, &back, &err), VOUCH_OK);
+	assert_string_equal(vouch_key_id(back), vouch_key_id(k));
+	assert_int_equal(vouch_key_to_tuf(back, &again, &err), VOUCH_OK);
+	assert_true(json_equal(obj, again));
+	json_decref(obj);
+	json_decref(again);
+	vouch_key_free(back);
+}
+
+/* rsa-pkcs1v15-sha256 and ecdsa-sha2-nistp384 keys from TUF metadata are
+ * verified (the TUF conformance suite signs with the former), never used
+ * to sign. */
+static void test_verify_only_schemes(void **state)
+{
+	(void)state;
+	struct vouch_err err;
+	static const char msg[] = "metadata";
+	uint8_t sig[512];
+	size_t n = 0;
+	/* RSA PKCS#1 v1.5 */
+	EVP_PKEY *r = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	assert_non_null(r);
+	char *rpem = pem_of(r);
+	json_t *ro = tuf_key("rsa", "rsa-pkcs1v15-sha256", rpem);
+	json_t *po = tuf_key("rsa", "rsassa-pss-sha256", rpem);
+	struct vouch_key *pk = NULL, *pss = NULL, *priv = NULL;
+	assert_int_equal(vouch_key_from_tuf(ro, &pk, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_from_tuf(po, &pss, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_from_evp(r, 1, NULL, &priv, &err), VOUCH_OK);
+	assert_string_equal(vouch_key_scheme(pk), "rsa-pkcs1v15-sha256");
+	assert_string_equal(vouch_key_keytype(pk), "rsa");
+	expect_keyid("rsa", "rsa-pkcs1v15-sha256", rpem, vouch_key_id(pk));
+	assert_string_not_equal(vouch_key_id(pk), vouch_key_id(pss));
+	assert_true(vouch_key_same_public(pk, pss));
+	check_echo(pk, "rsa", "rsa-pkcs1v15-sha256");
+	n = evp_sign_rsa(r, -100, msg, 8, sig, sizeof(sig)); /* PKCS#1 v1.5 */
+	assert_int_equal(vouch_key_verify(pk, msg, 8, sig, n, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_verify(pss, msg, 8, sig, n, &err), VOUCH_E_VERIFY);
+	assert_int_equal(vouch_key_verify(pk, "metadatA", 8, sig, n, &err), VOUCH_E_VERIFY);
+	sig[n / 2] ^= 1;
+	assert_int_equal(vouch_key_verify(pk, msg, 8, sig, n, &err), VOUCH_E_VERIFY);
+	assert_int_equal(vouch_key_verify(pk, msg, 8, sig, n - 1, &err), VOUCH_E_VERIFY);
+	/* A PSS signature by the same key is not a PKCS#1 v1.5 one. */
+	uint8_t *vsig = NULL;
+	size_t vlen = 0;
+	assert_int_equal(vouch_key_sign(priv, msg, 8, &vsig, &vlen, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_verify(pss, msg, 8, vsig, vlen, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_verify(pk, msg, 8, vsig, vlen, &err), VOUCH_E_VERIFY);
+	free(vsig);
+	vsig = NULL;
+	/* Never used to sign. */
+	assert_int_equal(vouch_key_sign(pk, msg, 8, &vsig, &vlen, &err), VOUCH_E_UNSUPPORTED);
+	assert_non_null(strstr(err.msg, "verification only"));
+	assert_null(vsig);
+
+	/* ECDSA P-384, SHA-384, under both keytype spellings. */
+	EVP_PKEY *e = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	assert_non_null(e);
+	char *epem = pem_of(e);
+	json_t *eo = tuf_key("ecdsa", "ecdsa-sha2-nistp384", epem);
+	json_t *lo = tuf_key("ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384", epem);
+	struct vouch_key *ek = NULL, *lk = NULL, *ep = NULL;
+	assert_int_equal(vouch_key_from_tuf(eo, &ek, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_from_tuf(lo, &lk, &err), VOUCH_OK);
+	assert_string_equal(vouch_key_scheme(ek), "ecdsa-sha2-nistp384");
+	expect_keyid("ecdsa", "ecdsa-sha2-nistp384", epem, vouch_key_id(ek));
+	expect_keyid("ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384", epem, vouch_key_id(lk));
+	assert_true(vouch_key_same_public(ek, lk));
+	assert_false(vouch_key_same_public(ek, g_ec));
+	check_echo(ek, "ecdsa", "ecdsa-sha2-nistp384");
+	check_echo(lk, "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384");
+	n = evp_sign(e, EVP_sha384(), msg, 8, sig, sizeof(sig));
+	assert_int_equal(vouch_key_verify(ek, msg, 8, sig, n, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_verify(lk, msg, 8, sig, n, &err), VOUCH_OK);
+	assert_int_equal(vouch_key_verify(ek, "metadatA", 8, sig, n, &err), VOUCH_E_VERIFY);
+	/* The digest is the scheme's: SHA-256 over P-384 does not verify. */
+	n = evp_sign(e, EVP_sha256(), msg, 8, sig, sizeof(sig));
+	assert_int_equal(vouch_key_verify(ek, msg, 8, sig, n, &err), VOUCH_E_VERIFY);
+	assert_int_equal(vouch_key_sign(ek, msg, 8, &vsig, &vlen, &err), VOUCH_E_UNSUPPORTED);
+	/* A P-384 key file is still not a vouch key. */
+	assert_int_equal(vouch_key_from_evp(e, 1, NULL, &ep, &err), VOUCH_E_UNSUPPORTED);
+	assert_null(ep);
+
+	vouch_key_free(pk);
+	vouch_key_free(pss);
+	vouch_key_free(priv);
+	vouch_key_free(ek);
+	vouch_key_free(lk);
+	json_decref(ro);
+	json_decref(po);
+	json_decref(eo);
+	json_decref(lo);
+	free(rpem);
+	free(epem);
+	EVP_PKEY_free(r);
+	EVP_PKEY_free(e);
+}
+
 /* An EC PKCS#8 file carries the public point next to the scalar; a file
  * whose two halves differ must not give signatures that its key id's key
  * does not verify. */
@@ -1300,6 +1446,7 @@ int main(void)
 	    cmocka_unit_test(test_ecdsa_encodings),
 	    cmocka_unit_test(test_rsa_bad_exponents),
 	    cmocka_unit_test(test_same_public),
+	    cmocka_unit_test(test_verify_only_schemes),
 	    cmocka_unit_test(test_mismatched_key_halves),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
