@@ -181,8 +181,7 @@ int vouch_tuf_role_may_cover_prefix(const json_t *delegation, const char *prefix
  * the parser): the bin role name for path (sha256 of path, its first
  * bit_length bits), the name of bin number `bin`, and the number of bins.
  * The name functions return 0 if out is too small or the object is bad. */
-int vouch_tuf_succinct_role_for(const json_t *succinct, const char *path, char *out,
-				size_t outlen);
+int vouch_tuf_succinct_role_for(const json_t *succinct, const char *path, char *out, size_t outlen);
 int vouch_tuf_succinct_role_at(const json_t *succinct, uint64_t bin, char *out, size_t outlen);
 uint64_t vouch_tuf_succinct_bins(const json_t *succinct);
 
@@ -296,6 +295,12 @@ enum vouch_rc vouch_tuf_client_target_url(struct vouch_tuf_client *c,
 
 /* 1 if path exists with t's length and every listed hash; 0 otherwise. */
 int vouch_tuf_target_file_ok(const struct vouch_tuf_target *t, const char *path);
+
+/* Progress of the target downloads that follow (NULL: none): called with
+ * ctx, the bytes received so far and the expected total (0 if unknown),
+ * from the downloading thread. */
+void vouch_tuf_client_set_progress(struct vouch_tuf_client *c, vouch_fetch_progress_cb progress,
+				   void *ctx);
 
 /* Spec 5.7: downloads t (at most t->length bytes) to dest, verifying
  * length and every hash before the file appears at dest (written to a

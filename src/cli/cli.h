@@ -56,4 +56,18 @@ void cli_log_keygen(const char *logpath, const char *key_id, const char *locatio
 int cli_keygen_recipient(const char *type, const char *out, const char *passphrase_file,
 			 int no_passphrase, const char *logpath);
 
+/* A progress bar on stderr for long transfers, drawn only when stderr is
+ * a terminal (at most 5 times a second). */
+struct cli_progress {
+	const char *label;
+	int tty;
+	double start, last;
+	uint64_t have, total;
+};
+void cli_progress_start(struct cli_progress *p, const char *label);
+/* A vouch_fetch_progress_cb: ctx is the struct cli_progress. */
+void cli_progress_update(void *ctx, uint64_t have, uint64_t total);
+/* Draws the final state and ends the line (if anything was drawn). */
+void cli_progress_end(struct cli_progress *p);
+
 #endif

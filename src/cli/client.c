@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "vouch/buf.h"
@@ -233,6 +234,19 @@ static int fail(const struct args *a, const struct vouch_err *err, int code)
 	return code ? code : vouch_rc_exit_code(err->code);
 }
 
+/* Exit code of a refresh or download that failed. The update is refused
+ * (1) not only when a security check fails but also when the repository
+ * does not deliver what the workflow needs (unreachable, a missing file,
+ * an HTTP error, too slow): a mirror that withholds metadata cannot be told
+ * from a freeze attack, and nothing new is trusted either way. Local
+ * problems (the metadata or target directory, libcurl not loadable) keep
+ * their own code (3). */
+static int update_failed(const struct args *a, const struct vouch_err *err)
+{
+	int remote = err->code == VOUCH_E_NETWORK || err->code == VOUCH_E_NOTFOUND;
+	return fail(a, err, remote ? EXIT_REJECTED : 0);
+}
+
 static int cmd_init(struct args *a)
 {
 	struct vouch_err err;
@@ -274,10 +288,15 @@ static int open_and_refresh(struct args *a, struct vouch_tuf_client **c, struct 
 	if (a->mdir == NULL || a->murl == NULL)
 		return cli_usage_error("client", "needs --metadata-dir DIR and --metadata-url URL");
 	enum vouch_rc rc = vouch_tuf_client_new(&a->cfg, c, err);
+	if (rc == VOUCH_E_NOTFOUND)
+		vouch_err_prefix(err,
+				 "no trusted root (run 'vouch client init --metadata-dir %s "
+				 "ROOT.json' first): ",
+				 a->mdir);
 	if (rc == VOUCH_OK)
 		rc = vouch_tuf_client_refresh(*c, err);
 	if (rc != VOUCH_OK)
-		return fail(a, err, 0);
+		return update_failed(a, err);
 	return EXIT_OK;
 }
 
@@ -352,6 +371,9 @@ static int cmd_download(struct args *a)
 		}
 	}
 	code = open_and_refresh(a, &c, &err);
+	struct cli_progress bar;
+	if (code == EXIT_OK && !a->json && isatty(STDERR_FILENO))
+		vouch_tuf_client_set_progress(c, cli_progress_update, &bar);
 	for (int i = 0; i < a->nnames && code == EXIT_OK; i++) {
 		const char *name = a->names[i];
 		const char *status = "downloaded";
@@ -374,12 +396,15 @@ static int cmd_download(struct args *a)
 		if (rc == VOUCH_OK) {
 			if (vouch_tuf_target_file_ok(t, (const char *)dest.data))
 				status = "cached";
-			else
+			else {
+				cli_progress_start(&bar, name);
 				rc = vouch_tuf_client_download_target(c, t, (const char *)dest.data,
 								      &err);
+				cli_progress_end(&bar);
+			}
 		}
 		if (rc != VOUCH_OK) {
-			code = fail(a, &err, 0);
+			code = update_failed(a, &err);
 			break;
 		}
 		if (a->json) {

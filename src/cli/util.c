@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -105,4 +106,54 @@ void cli_key_opts(struct vouch_key_opts *opts, const char *passphrase_file,
 	opts->passphrase_file = passphrase_file;
 	opts->pkcs11_module = pkcs11_module;
 	opts->secret_cb = cli_secret_prompt;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_draw(struct cli_progress *p, int done)
+{
+	double t = now_s();
+	if (!p->tty || (!done && t - p->last < 0.2))
+		return;
+	p->last = t;
+	int pct = p->total > 0 ? (int)(p->have * 100 / p->total) : 0;
+	if (pct > 100)
+		pct = 100;
+	char bar[31];
+	int bars = pct * 30 / 100;
+	for (int i = 0; i < 30; i++)
+		bar[i] = i < bars ? '=' : (i == bars ? '>' : ' ');
+	bar[30] = '\0';
+	double el = t - p->start;
+	double rate = el > 0 ? (double)p->have / el / (1024.0 * 1024.0) : 0;
+	fprintf(stderr, "\r%-24.24s [%s] %3d%% %8.1f MiB/s%s", p->label, bar, pct, rate,
+		done ? "\n" : "");
+	fflush(stderr);
+}
+
+void cli_progress_start(struct cli_progress *p, const char *label)
+{
+	memset(p, 0, sizeof(*p));
+	p->label = label;
+	p->tty = isatty(STDERR_FILENO);
+	p->start = now_s();
+}
+
+void cli_progress_update(void *ctx, uint64_t have, uint64_t total)
+{
+	struct cli_progress *p = ctx;
+	p->have = have;
+	p->total = total;
+	progress_draw(p, 0);
+}
+
+void cli_progress_end(struct cli_progress *p)
+{
+	if (p->last > 0)
+		progress_draw(p, 1);
 }

@@ -3,6 +3,7 @@ repositories written by tests/e2e/tufrepo.py (independent of `vouch repo`),
 served over HTTP on 127.0.0.1. Attacks are in test_tuf_attacks.py."""
 import hashlib
 import json
+import os
 
 import pytest
 from conftest import binary, run
@@ -299,14 +300,29 @@ def test_file_urls(make_client):
     assert c.state.requests == []
 
 
-def test_unreachable_repository_is_a_system_error(make_client):
+def test_unreachable_repository_refuses_the_update(make_client):
+    """A repository that cannot be reached or withholds a file refuses the
+    update (exit 1, as a failed check: a freeze looks the same); the
+    message says what happened and nothing new is trusted."""
     c = make_client()
     tiered(c)
-    p = c.refresh(url="http://127.0.0.1:9/metadata", check=3)
+    c.refresh()
+    before = c.trusted("timestamp.json")
+    p = c.refresh(url="http://127.0.0.1:9/metadata", check=1)
     assert "127.0.0.1:9" in p.stderr
     c.state.rules["/metadata/timestamp.json"] = "404"
-    p = c.refresh(check=3)
+    p = c.refresh(check=1)
     assert "not found" in p.stderr
+    assert c.trusted("timestamp.json") == before
+    # A local problem stays a system error: the new timestamp cannot be
+    # stored because a directory sits where timestamp.json goes.
+    del c.state.rules["/metadata/timestamp.json"]
+    c.repo.publish()
+    (c.mdir / "timestamp.json").unlink()
+    (c.mdir / "timestamp.json").mkdir()
+    (c.mdir / "timestamp.json" / "x").write_text("x")
+    p = c.refresh(check=3)
+    assert "timestamp.json" in p.stderr
 
 
 def test_list_offline_uses_trusted_metadata(make_client):
@@ -348,7 +364,7 @@ def test_power_cut_during_refresh_leaves_a_recoverable_client(make_client, tmp_p
     tiered(c)
     c.refresh()
     r = c.repo
-    r.rotate_root("timestamp", new_keys=[Key()])  # makes 5.3.11 delete files too
+    r.rotate_root("timestamp", new_keys=[Key()])  # the trusted timestamp stops counting
     r.add_target("os", "os/stable/os-2.0.img", b"os image 2.0")
     r.publish(["os", "targets"])
     saved = tmp_path / "saved-metadata"
@@ -463,3 +479,55 @@ def test_root_at_the_largest_version(make_client):
     p = c.refresh()
     assert "runtime error" not in p.stderr
     assert json.loads(c.trusted("root.json"))["signed"]["version"] == 2**63 - 1
+
+
+def run_on_pty(argv, timeout=60):
+    """Runs argv with stdout/stderr on a pseudo-terminal; (exit code, output)."""
+    import pty
+    import select
+    import subprocess
+    import time
+    master, slave = pty.openpty()
+    p = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=slave,
+                         stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif p.poll() is not None:
+            break
+    os.close(master)
+    return p.wait(timeout=10), out.decode(errors="replace")
+
+
+def test_download_progress_bar_on_a_terminal_only(make_client):
+    """Long transfers show a progress bar when stderr is a terminal, and
+    nothing of it when the output goes to a file or a script."""
+    c = make_client()
+    r = c.repo
+    big = os.urandom(3 * 1024 * 1024)
+    r.add_target("targets", "big.bin", big)
+    r.publish()
+    c.init()
+    argv = [c.exe, "client", "download", "--metadata-dir", c.mdir, "--metadata-url",
+            c.metadata_url, "--target-base-url", c.target_url,
+            "--target-dir", c.tdir, "big.bin"]
+    code, out = run_on_pty(argv)
+    assert code == 0, out
+    assert "big.bin" in out and "100%" in out and "MiB/s" in out, out
+    assert (c.tdir / "big.bin").read_bytes() == big
+    (c.tdir / "big.bin").unlink()
+    p = c.download("big.bin")
+    assert "MiB/s" not in p.stderr and "%" not in p.stderr
+    # Cached: nothing is transferred, no bar.
+    code, out = run_on_pty(argv)
+    assert code == 0 and "cached" in out and "MiB/s" not in out, out

@@ -20,7 +20,7 @@ import pytest
 from conftest import binary, run
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from tufrepo import Client, Key, Repo, Role, canonical, dump, sign
+from tufrepo import Client, EcdsaP384Key, Key, Repo, Role, RsaPkcs1Key, canonical, dump, sign
 
 TOP_FILES = ("root.json", "timestamp.json", "snapshot.json", "targets.json")
 
@@ -71,32 +71,19 @@ class UnknownKey:
         return "00" * 64
 
 
-class EcdsaP384Key(EcdsaKey):
-    """ecdsa-sha2-nistp384: a scheme vouch does not verify (ignored)."""
+class EcdsaP521Key(EcdsaKey):
+    """ecdsa-sha2-nistp521: a scheme vouch does not verify (ignored)."""
 
     def __init__(self):
-        self.priv = ec.generate_private_key(ec.SECP384R1())
+        self.priv = ec.generate_private_key(ec.SECP521R1())
         pem = self.priv.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-        self.public = {"keytype": "ecdsa", "scheme": "ecdsa-sha2-nistp384",
+        self.public = {"keytype": "ecdsa", "scheme": "ecdsa-sha2-nistp521",
                        "keyval": {"public": pem}}
         self.keyid = hashlib.sha256(canonical(self.public)).hexdigest()
 
     def sign(self, data):
-        return self.priv.sign(data, ec.ECDSA(hashes.SHA384())).hex()
-
-
-class RsaPkcs1Key(RsaPssKey):
-    """rsa-pkcs1v15-sha256: not a scheme of TUF 1.0.34, ignored by vouch
-    (see test_tuf_conformance_basic.py)."""
-
-    def __init__(self):
-        super().__init__()
-        self.public = dict(self.public, scheme="rsa-pkcs1v15-sha256")
-        self.keyid = hashlib.sha256(canonical(self.public)).hexdigest()
-
-    def sign(self, data):
-        return self.priv.sign(data, padding.PKCS1v15(), hashes.SHA256()).hex()
+        return self.priv.sign(data, ec.ECDSA(hashes.SHA512())).hex()
 
 
 # -- an in-memory repository and its server ------------------------------------
@@ -479,13 +466,12 @@ def test_malformed_succinct_roles_are_refused(make_client, bad):
 
 # -- test_keys -------------------------------------------------------------------
 #
-# Deliberate difference: when a new root changes the key ids of the snapshot
-# (or timestamp) role, vouch deletes its trusted timestamp.json and
-# snapshot.json as specification 5.3.11 says (fast-forward attack recovery),
-# even if the refresh then fails. python-tuf leaves the files and ignores
-# them, and the suite reads the old snapshot version back from the file
-# (test_snapshot_threshold, test_duplicate_keys_root,
-# test_root_has_keys_but_not_snapshot); vouch shows no trusted snapshot then.
+# When a new root changes the keys of the snapshot (or timestamp) role, vouch
+# keeps its trusted timestamp.json and snapshot.json (as python-tuf; the
+# suite reads the old snapshot version back from the file after a failed
+# refresh: test_snapshot_threshold, test_duplicate_keys_root,
+# test_root_has_keys_but_not_snapshot). A copy the new keys do not verify is
+# ignored by the rollback checks and replaced by the next verified one.
 
 def bump_root(repo, signers=None):
     repo.root_version += 1
@@ -507,7 +493,7 @@ def test_root_has_keys_but_not_snapshot(make_client):
     bump_root(r)  # v3
     c.refresh(check=1)
     assert version(c, "root") == 3
-    assert version(c, "snapshot") is None  # 5.3.11: keys changed, deleted
+    assert version(c, "snapshot") == 1  # kept; v2 (2 of 3 signatures) refused
     r.keys["snapshot"] += [Key(), Key()]
     r.publish([])  # snapshot v3 signed by 4 keys
     bump_root(r)  # v4
@@ -529,7 +515,7 @@ def test_root_has_keys_but_not_snapshot(make_client):
     r.keys["snapshot"].append(extra)  # signs, but root does not hold its key
     r.publish([])
     c.refresh(check=1)
-    assert (version(c, "root"), version(c, "snapshot")) == (6, None)
+    assert (version(c, "root"), version(c, "snapshot")) == (6, 3)
 
 
 def test_unknown_key_fields_and_mismatched_keyid_are_accepted(make_client):
@@ -564,8 +550,9 @@ def test_snapshot_threshold_higher_than_key_count(make_client):
     r.thresholds["snapshot"] = 6
     bump_root(r)
     r.publish([])
-    c.refresh(check=1)
-    assert version(c, "snapshot") is None  # 5.3.11 (see above); v2 never trusted
+    p = c.refresh(check=1)
+    assert "snapshot.json: signature threshold 6 not met (5 valid)" in p.stderr
+    assert version(c, "snapshot") == 1  # the trusted v1 is still there (see above)
     assert version(c, "root") == 2
 
 
@@ -584,12 +571,15 @@ def test_duplicate_keys_root(make_client):
         a.public = dict(k.public, **({"x-alias": i} if i else {}))
         a.keyid = hashlib.sha256(canonical(a.public)).hexdigest()
         aliases.append(a)
-    r.keys["snapshot"] = aliases
+    # Added to the snapshot key, as the suite does (nothing rotated out,
+    # so the trusted copies stay: 5.3.11).
+    r.keys["snapshot"] = r.keys["snapshot"] + aliases
     r.thresholds["snapshot"] = 6
     bump_root(r)
     r.publish([])
-    c.refresh(check=1)
-    assert version(c, "snapshot") is None  # 5.3.11 (see above); v2 never trusted
+    p = c.refresh(check=1)
+    assert "snapshot.json: signature threshold 6 not met (2 valid)" in p.stderr
+    assert version(c, "snapshot") == 1  # the trusted v1 is still there (see above)
     assert version(c, "root") == 2
     # With threshold 1, that one key is enough: snapshot v2 is trusted.
     r.thresholds["snapshot"] = 1
@@ -618,7 +608,8 @@ def test_key_compromise_same_ecdsa_key_under_both_keytype_spellings(make_client)
     bump_root(r)
     r.publish([])
     c.refresh(check=1)
-    assert version(c, "snapshot") is None  # keys changed: deleted (5.3.11), v2 refused
+    # v2 refused; v1 was deleted when root v2 rotated the old key out (5.3.11)
+    assert version(c, "snapshot") is None
     # Either spelling alone, with threshold 1, is a usable key.
     r.thresholds["snapshot"] = 1
     bump_root(r)
@@ -626,8 +617,9 @@ def test_key_compromise_same_ecdsa_key_under_both_keytype_spellings(make_client)
     assert version(c, "snapshot") == 2
 
 
-@pytest.mark.parametrize("keytype", [EcdsaKey, RsaPssKey, Key],
-                         ids=["ecdsa-sha2-nistp256", "rsassa-pss-sha256", "ed25519"])
+@pytest.mark.parametrize("keytype", [EcdsaKey, RsaPssKey, Key, RsaPkcs1Key, EcdsaP384Key],
+                         ids=["ecdsa-sha2-nistp256", "rsassa-pss-sha256", "ed25519",
+                              "rsa-pkcs1v15-sha256", "ecdsa-sha2-nistp384"])
 def test_key_types(make_client, keytype):
     c = make_client()
     r = c.repo
@@ -642,8 +634,8 @@ def test_key_types(make_client, keytype):
     assert (c.tdir / "a.txt").read_bytes() == b"from A"
 
 
-@pytest.mark.parametrize("kind", [UnknownKey, EcdsaP384Key, RsaPkcs1Key],
-                         ids=["sigstore-oidc", "ecdsa-sha2-nistp384", "rsa-pkcs1v15-sha256"])
+@pytest.mark.parametrize("kind", [UnknownKey, EcdsaP521Key],
+                         ids=["sigstore-oidc", "ecdsa-sha2-nistp521"])
 def test_unknown_key_types_are_ignored_not_fatal(make_client, kind):
     """A key of an unknown type or scheme in root (listed for a role beside a
     usable key, and signing) neither breaks parsing nor counts toward a
@@ -778,8 +770,10 @@ def test_non_root_rotations(make_client, case):
 @pytest.mark.parametrize("role", ["timestamp", "snapshot"])
 def test_fast_forward_recovery_after_rotation_to_lower_versions(make_client, role):
     """After a key compromise the repository rotates the key and restarts
-    the role at version 1: the new root's rotation makes the client drop
-    its trusted timestamp and snapshot, so the lower versions are accepted."""
+    the role at version 1: the trusted copy the new keys do not verify is
+    ignored by the rollback checks, so the lower versions are accepted. A
+    restarted snapshot needs a new timestamp key too (the suite's
+    test_new_snapshot_fast_forward_recovery; see the next test)."""
     c = make_client()
     r = c.repo
     r.publish()
@@ -789,6 +783,7 @@ def test_fast_forward_recovery_after_rotation_to_lower_versions(make_client, rol
     c.refresh()
     assert version(c, "snapshot") == 4
     r.keys[role] = [EcdsaKey()]
+    r.keys["timestamp"] = [EcdsaKey()]
     bump_root(r)
     r.timestamp_version = 0
     if role == "snapshot":
@@ -797,6 +792,26 @@ def test_fast_forward_recovery_after_rotation_to_lower_versions(make_client, rol
     c.refresh()
     assert version(c, "timestamp") == 1
     assert version(c, "snapshot") == (1 if role == "snapshot" else 5)
+
+
+def test_snapshot_key_rotation_alone_resets_a_fast_forwarded_snapshot(make_client):
+    """Only the snapshot key rotated out: 5.3.11 deletes the trusted
+    timestamp and snapshot, so a snapshot restarted at v1 (listed by a
+    new timestamp under the unchanged timestamp key) is accepted. python-tuf
+    would keep the old timestamp, whose snapshot version would block it."""
+    c = make_client()
+    r = c.repo
+    r.publish()
+    for _ in range(3):
+        r.publish([])
+    c.init()
+    c.refresh()
+    r.keys["snapshot"] = [EcdsaKey()]
+    bump_root(r)
+    r.snapshot_version = 0
+    r.publish([])
+    c.refresh()
+    assert (version(c, "root"), version(c, "timestamp"), version(c, "snapshot")) == (2, 5, 1)
 
 
 # -- test_quoting_issues --------------------------------------------------------------

@@ -121,6 +121,42 @@ class RsaPssKey(Key):
                                                 salt_length=32), hashes.SHA256()).hex()
 
 
+class RsaPkcs1Key(RsaPssKey):
+    """An RSA 3072 key with scheme rsa-pkcs1v15-sha256 (PKCS#1 v1.5 padding,
+    SHA-256): the key the TUF conformance suite signs every role with by
+    default. vouch verifies such keys but never makes them."""
+
+    def __init__(self):
+        super().__init__()
+        self.public = dict(self.public, scheme="rsa-pkcs1v15-sha256")
+        self.keyid = hashlib.sha256(canonical(self.public)).hexdigest()
+
+    def sign(self, data):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        return self.priv.sign(data, padding.PKCS1v15(), hashes.SHA256()).hex()
+
+
+class EcdsaP384Key(Key):
+    """An ECDSA P-384 key, scheme ecdsa-sha2-nistp384 (SHA-384, DER
+    signatures), under keytype "ecdsa" or the legacy "ecdsa-sha2-nistp384".
+    Verified by vouch, never made by it."""
+
+    def __init__(self, keytype="ecdsa"):
+        from cryptography.hazmat.primitives.asymmetric import ec
+        self.priv = ec.generate_private_key(ec.SECP384R1())
+        pem = self.priv.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.public = {"keytype": keytype, "scheme": "ecdsa-sha2-nistp384",
+                       "keyval": {"public": pem.decode()}}
+        self.keyid = hashlib.sha256(canonical(self.public)).hexdigest()
+
+    def sign(self, data):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        return self.priv.sign(data, ec.ECDSA(hashes.SHA384())).hex()
+
+
 def sign(signed, keys, extra_sigs=()):
     """Envelope {signatures, signed} signed by each key (a key listed twice
     signs twice); extra_sigs are appended as given."""

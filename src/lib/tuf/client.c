@@ -456,22 +456,23 @@ enum vouch_rc vouch_tuf_client_new(const struct vouch_tuf_client_config *cfg,
 
 /* ---- 5.3 root ------------------------------------------------------------ */
 
-static int same_keyids(const json_t *a_root, const json_t *b_root, const char *role)
+/* 1 if a key id that a_root lists for role is no longer listed by b_root
+ * (the role's keys were rotated; keys only added, or a threshold changed,
+ * are not a rotation). */
+static int keys_rotated_out(const json_t *a_root, const json_t *b_root, const char *role)
 {
 	const json_t *a =
 	    json_object_get(json_object_get(json_object_get(a_root, "roles"), role), "keyids");
 	const json_t *b =
 	    json_object_get(json_object_get(json_object_get(b_root, "roles"), role), "keyids");
-	if (json_array_size(a) != json_array_size(b))
-		return 0;
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		int found = 0;
 		for (size_t j = 0; j < json_array_size(b) && !found; j++)
 			found = json_equal(json_array_get(a, i), json_array_get(b, j));
 		if (!found)
-			return 0;
+			return 1;
 	}
-	return 1;
+	return 0;
 }
 
 static enum vouch_rc update_root(struct vouch_tuf_client *c, struct vouch_err *err)
@@ -549,14 +550,20 @@ static enum vouch_rc update_root(struct vouch_tuf_client *c, struct vouch_err *e
 		c->root = env;
 		/* 5.3.9: repeat. */
 	}
-	/* 5.3.11: timestamp or snapshot keys rotated: delete the trusted
-	 * timestamp and snapshot (fast-forward attack recovery). Done for
+	/* 5.3.11: when a key of the timestamp or snapshot role was rotated
+	 * out, delete the trusted timestamp and snapshot (fast-forward attack
+	 * recovery: a snapshot key rotation must also reset the snapshot
+	 * version that the still valid trusted timestamp lists). Done for
 	 * every root the walk trusted and persisted, even when the walk then
 	 * stops on an error or an expired final root (5.3.10): the next
-	 * refresh starts from that persisted root and could no longer see
-	 * the rotation. */
-	if (!same_keyids(tuf_signed(first), tuf_signed(c->root), "timestamp") ||
-	    !same_keyids(tuf_signed(first), tuf_signed(c->root), "snapshot")) {
+	 * refresh starts from that persisted root and could no longer see the
+	 * rotation. Keys only added, or a changed threshold, are no rotation:
+	 * the copies stay (as python-tuf keeps them; the conformance suite
+	 * reads them back after such a refresh failed) and, as on every use,
+	 * count only while the current root's keys verify them
+	 * (load_local_top_bytes). */
+	if (keys_rotated_out(tuf_signed(first), tuf_signed(c->root), "timestamp") ||
+	    keys_rotated_out(tuf_signed(first), tuf_signed(c->root), "snapshot")) {
 		remove_local(c, "timestamp");
 		remove_local(c, "snapshot");
 	}
@@ -1080,7 +1087,21 @@ struct dl {
 	int fd;
 	const char *tmp;
 	struct vouch_hasher *h;
+	const struct vouch_tuf_client *c;
 };
+
+static void dl_progress(void *ctx, uint64_t have, uint64_t total)
+{
+	const struct dl *d = ctx;
+	d->c->progress(d->c->progress_ctx, have, total);
+}
+
+void vouch_tuf_client_set_progress(struct vouch_tuf_client *c, vouch_fetch_progress_cb progress,
+				   void *ctx)
+{
+	c->progress = progress;
+	c->progress_ctx = ctx;
+}
 
 static enum vouch_rc dl_write(void *ctx, const void *data, size_t n, struct vouch_err *err)
 {
@@ -1107,7 +1128,7 @@ enum vouch_rc vouch_tuf_client_download_target(struct vouch_tuf_client *c,
 	char *url = NULL;
 	struct vouch_buf tmp = {0};
 	struct vouch_digests dg;
-	struct dl d = {.fd = -1, .tmp = NULL, .h = NULL};
+	struct dl d = {.fd = -1, .tmp = NULL, .h = NULL, .c = c};
 	unsigned algs = vouch_tuf_hash_algs(t->hashes);
 	enum vouch_rc rc = VOUCH_OK;
 	if (algs == 0)
@@ -1134,7 +1155,8 @@ enum vouch_rc vouch_tuf_client_download_target(struct vouch_tuf_client *c,
 		goto out;
 	}
 	/* 5.7.3: at most the signed length. */
-	rc = vouch_fetch_stream(url, 0, t->length, &c->fetch, dl_write, NULL, &d, NULL, err);
+	rc = vouch_fetch_stream(url, 0, t->length, &c->fetch, dl_write,
+				c->progress != NULL ? dl_progress : NULL, &d, NULL, err);
 	if (rc == VOUCH_E_LIMIT)
 		vouch_err_set(err, VOUCH_E_LIMIT,
 			      "%s: server sent more than the signed length %" PRIu64

@@ -20,6 +20,8 @@ struct vouch_tuf_client {
 	char *target_url;   /* without trailing '/', may be NULL */
 	struct vouch_tuf_limits limits;
 	struct vouch_fetch_opts fetch;
+	vouch_fetch_progress_cb progress; /* target downloads; may be NULL */
+	void *progress_ctx;
 	char *ca_file;
 	time_t now;			     /* spec 5.1: fixed update start time */
 	json_t *root, *timestamp, *snapshot; /* envelopes */
