@@ -96,3 +96,31 @@ def node(script, *args, check=0, timeout=300, cwd=None):
     """Runs a Node.js script of tests/interop with its node_modules."""
     return run(["node", INTEROP / script, *args], check=check, timeout=timeout,
                cwd=cwd or INTEROP)
+
+
+def run_on_pty(argv, timeout=60):
+    """Runs argv with stdout/stderr on a pseudo-terminal; (exit code, output)."""
+    import pty
+    import select
+    import time
+    master, slave = pty.openpty()
+    p = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=slave,
+                         stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif p.poll() is not None:
+            break
+    os.close(master)
+    return p.wait(timeout=10), out.decode(errors="replace")
+

@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from conftest import binary, run
+from conftest import binary, run, run_on_pty
 from tufrepo import Client, Key, Misbehaviour, Repo, faketime_env, make_handler, sign
 
 
@@ -479,34 +479,6 @@ def test_root_at_the_largest_version(make_client):
     p = c.refresh()
     assert "runtime error" not in p.stderr
     assert json.loads(c.trusted("root.json"))["signed"]["version"] == 2**63 - 1
-
-
-def run_on_pty(argv, timeout=60):
-    """Runs argv with stdout/stderr on a pseudo-terminal; (exit code, output)."""
-    import pty
-    import select
-    import subprocess
-    import time
-    master, slave = pty.openpty()
-    p = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=slave,
-                         stderr=slave, close_fds=True)
-    os.close(slave)
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([master], [], [], 0.5)
-        if r:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif p.poll() is not None:
-            break
-    os.close(master)
-    return p.wait(timeout=10), out.decode(errors="replace")
 
 
 def test_download_progress_bar_on_a_terminal_only(make_client):
