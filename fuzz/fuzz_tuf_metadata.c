@@ -2,7 +2,7 @@
  * snapshot and targets) and what the client does with a parsed document
  * before and after trusting it: role lookup and threshold counting (root as
  * its own delegator, targets delegations), expiry, path patterns and hash
- * prefixes over the names it holds.
+ * prefixes over the names it holds, TAP 15 bins (succinct_roles).
  *
  * Input: first byte selects the type (root, timestamp, snapshot, targets),
  * the rest is the metadata file. Properties: a failure returns no document
@@ -74,6 +74,52 @@ static void exercise_paths(const json_t *signed_body)
 	}
 }
 
+/* TAP 15 bins of a parsed body: every name has a bin that the body's own
+ * role lookup accepts, the bin's number formats back to the same name, and
+ * the number past the last bin and a name with one digit too many are
+ * refused. */
+static void exercise_succinct(const json_t *signed_body)
+{
+	const json_t *sr =
+	    json_object_get(json_object_get(signed_body, "delegations"), "succinct_roles");
+	if (sr == NULL)
+		return;
+	uint64_t nbins = vouch_tuf_succinct_bins(sr);
+	check(nbins >= 2 && nbins <= ((uint64_t)1 << 32), "bin count out of range");
+	char bin[VOUCH_TUF_MAX_NAME + 1], at[VOUCH_TUF_MAX_NAME + 1];
+	check(!vouch_tuf_succinct_role_at(sr, nbins, at, sizeof(at)), "bin past the last named");
+	check(vouch_tuf_succinct_role_at(sr, nbins - 1, at, sizeof(at)), "last bin not named");
+	check(vouch_tuf_role_lookup(signed_body, at, NULL, NULL, NULL, NULL, NULL) == VOUCH_OK,
+	      "last bin not delegated");
+	const json_t *targets = json_object_get(signed_body, "targets");
+	const char *name;
+	json_t *t;
+	size_t n = 0;
+	json_object_foreach ((json_t *)(uintptr_t)targets, name, t) {
+		if (n++ > 16)
+			break;
+		check(vouch_tuf_succinct_role_for(sr, name, bin, sizeof(bin)), "no bin for a name");
+		check(vouch_tuf_role_lookup(signed_body, bin, NULL, NULL, NULL, NULL, NULL) ==
+			  VOUCH_OK,
+		      "computed bin not delegated");
+		char *hex = strrchr(bin, '-');
+		check(hex != NULL, "bin name without '-'");
+		uint64_t idx = strtoull(hex + 1, NULL, 16);
+		check(idx < nbins, "computed bin out of range");
+		check(vouch_tuf_succinct_role_at(sr, idx, at, sizeof(at)) && strcmp(at, bin) == 0,
+		      "bin number names another bin");
+		/* One more digit is no bin. */
+		size_t len = strlen(bin);
+		if (len + 1 < sizeof(bin)) {
+			memmove(hex + 2, hex + 1, strlen(hex + 1) + 1);
+			hex[1] = '0';
+			check(vouch_tuf_role_lookup(signed_body, bin, NULL, NULL, NULL, NULL,
+						    NULL) == VOUCH_E_NOTFOUND,
+			      "bin name with an extra digit delegated");
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1 || size > FUZZ_MAX)
@@ -119,8 +165,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(n <= json_array_size(json_object_get(env, "signatures")),
 		      "more valid signatures than signatures");
 	}
-	if (type == VOUCH_TUF_TARGETS)
+	if (type == VOUCH_TUF_TARGETS) {
 		exercise_paths(s);
+		exercise_succinct(s);
+	}
 	json_decref(env);
 	return 0;
 }

@@ -238,9 +238,10 @@ static int fail(const struct args *a, const struct vouch_err *err, int code)
  * (1) not only when a security check fails but also when the repository
  * does not deliver what the workflow needs (unreachable, a missing file,
  * an HTTP error, too slow): a mirror that withholds metadata cannot be told
- * from a freeze attack, and nothing new is trusted either way. Local
- * problems (the metadata or target directory, libcurl not loadable) keep
- * their own code (3). */
+ * from a freeze attack, and nothing new is trusted either way. So is a
+ * missing trusted root.json (nothing to trust: no update). Other local
+ * problems (the metadata or target directory cannot be read or written,
+ * libcurl not loadable) keep their own code (3). */
 static int update_failed(const struct args *a, const struct vouch_err *err)
 {
 	int remote = err->code == VOUCH_E_NETWORK || err->code == VOUCH_E_NOTFOUND;
@@ -560,9 +561,12 @@ static int cmd_list(struct args *a)
 		/* Offline: the trusted metadata as a refresh left it. */
 		code = fail(a, &err, 0);
 	}
+	/* Online, a delegated role the repository does not deliver refuses
+	 * the listing as it refuses a download (update_failed); offline, a
+	 * role never fetched is local state (3). */
 	if (code == EXIT_OK &&
 	    vouch_tuf_client_list_targets(c, prefix, list_one, &l, &err) != VOUCH_OK)
-		code = fail(a, &err, 0);
+		code = a->murl != NULL ? update_failed(a, &err) : fail(a, &err, 0);
 	if (code == EXIT_OK) {
 		/* Stable output: sorted by name. */
 		size_t n = json_array_size(l.items);

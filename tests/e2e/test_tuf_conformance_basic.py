@@ -128,9 +128,7 @@ def test_download_refreshes_metadata_first(make_client):
 def test_invalid_initial_root_is_refused_before_any_request(make_client, damage):
     """test_invalid_initial_root / test_unsigned_initial_root: init refuses
     the root (1), so the directory holds no trusted root and refresh fails
-    without a single request. Deliberately different from the suite's exit
-    code: a metadata directory without a trusted root is a local state
-    error (3), not a refused download (1)."""
+    (1, as the suite expects) without a single request."""
     c = make_client()
     r = c.repo
     r.publish()
@@ -519,6 +517,48 @@ def test_key_compromise_same_p384_key_under_both_keytype_spellings(make_client):
     p = c.refresh(check=1)
     assert "snapshot.json: signature threshold 2 not met (1 valid)" in p.stderr
     r.thresholds["snapshot"] = 1
+    r.rotate_root()
+    r.publish([])
+    c.refresh()
+    assert version(c, "snapshot") == r.snapshot_version
+
+
+def compressed_p256_pem(priv):
+    """The SubjectPublicKeyInfo PEM of a P-256 key with its point compressed
+    (X9.62 0x02/0x03 || X), in the canonical form vouch accepts."""
+    import base64
+    from cryptography.hazmat.primitives import serialization
+    point = priv.public_key().public_bytes(serialization.Encoding.X962,
+                                           serialization.PublicFormat.CompressedPoint)
+    der = bytes.fromhex("3039301306072a8648ce3d020106082a8648ce3d030107032200") + point
+    b64 = base64.b64encode(der).decode()
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
+
+
+def test_key_compromise_same_ecdsa_key_compressed_and_uncompressed_counts_once(make_client):
+    """One P-256 key listed twice, once with its point uncompressed and once
+    compressed (two PEMs, two key ids), signing under both: still one key,
+    so a threshold of 2 is not met."""
+    c = make_client()
+    r = c.repo
+    r.publish()
+    c.init()
+    c.refresh()
+    a = EcdsaKey()
+    b = EcdsaKey.__new__(EcdsaKey)
+    b.priv = a.priv
+    b.public = dict(a.public, keyval={"public": compressed_p256_pem(a.priv)})
+    b.keyid = hashlib.sha256(canonical(b.public)).hexdigest()
+    assert a.keyid != b.keyid
+    r.keys["snapshot"] = [a, b]
+    r.thresholds["snapshot"] = 2
+    r.rotate_root()
+    r.publish([])
+    p = c.refresh(check=1)
+    assert "snapshot.json: signature threshold 2 not met (1 valid)" in p.stderr
+    # The compressed spelling alone is a working key (so the test can fail).
+    r.keys["snapshot"] = [b, EcdsaKey()]
     r.rotate_root()
     r.publish([])
     c.refresh()

@@ -433,6 +433,25 @@ def test_succinct_roles_list(make_client):
         assert t["chain"] == ["targets", names[bin_of(t["name"], 2)]]
 
 
+def test_withheld_bin_refuses_list_like_download(make_client):
+    """A mirror that withholds one bin's metadata (404) refuses `list` with
+    exit 1, as it refuses `download` of a name in that bin: withholding
+    cannot be told from a freeze attack."""
+    c = make_client()
+    names = add_succinct(c.repo, 1)
+    path = "boo"
+    c.repo.add_target(names[bin_of(path, 1)], path, b"in its bin")
+    c.repo.publish()
+    c.init()
+    assert [t["name"] for t in c.list()["targets"]] == [path]  # so the test can fail
+    for n in names:
+        del c.repo.files[f"metadata/1.{n}.json"]
+    (c.mdir / f"{names[bin_of(path, 1)]}.json").unlink()
+    p = c.list(check=1)
+    assert "404" in p.stderr
+    c.download(path, check=1)
+
+
 def test_succinct_roles_bin_signed_by_the_wrong_key_is_refused(make_client):
     c = make_client()
     names = add_succinct(c.repo, 1)

@@ -318,6 +318,25 @@ static void test_parse_envelope(void **state)
 	assert_int_equal(vouch_tuf_version(json_object_get(env, "signed")), 1);
 	json_decref(env);
 	env = NULL;
+	/* A number with a fraction or an exponent anywhere in signed (here in
+	 * a target's custom data) has no canonical form, so nothing could
+	 * verify it: refused when parsed (found by fuzz_tuf_metadata). */
+	const char *reals[] = {"1.5", "0e363", "-0.0", "1E2"};
+	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+		char doc[512];
+		snprintf(doc, sizeof(doc),
+			 "{\"signatures\":[],\"signed\":{\"_type\":\"targets\"," COMMON
+			 ",\"targets\":{\"a\":{\"length\":1,\"hashes\":{\"sha256\":\"00\"},"
+			 "\"custom\":{\"x\":[%s]}}}}}",
+			 reals[i]);
+		vouch_err_clear(&err);
+		assert_int_equal(
+		    vouch_tuf_parse(doc, strlen(doc), 4096, VOUCH_TUF_TARGETS, &env, &err),
+		    VOUCH_E_FORMAT);
+		assert_null(env);
+		assert_string_equal(err.msg, "signed: a floating-point number (canonical JSON "
+					     "has none)");
+	}
 	assert_int_equal(vouch_tuf_parse(ok, strlen(ok), 20, VOUCH_TUF_TARGETS, &env, &err),
 			 VOUCH_E_LIMIT);
 	assert_null(env);

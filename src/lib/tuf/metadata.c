@@ -17,6 +17,8 @@
 #include "vouch/encoding.h"
 #include "vouch/json.h"
 
+#include "../key_internal.h"
+
 const char *vouch_tuf_type_name(enum vouch_tuf_type type)
 {
 	switch (type) {
@@ -541,6 +543,28 @@ enum vouch_rc vouch_tuf_check_signed(enum vouch_tuf_type type, const json_t *s,
 	return vouch_err_set(err, VOUCH_E_INTERNAL, "unknown metadata type");
 }
 
+/* 1 if v holds a real number anywhere (depth is bounded by the parser). */
+static int has_real(const json_t *v)
+{
+	if (json_is_real(v))
+		return 1;
+	if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (has_real(json_array_get(v, i)))
+				return 1;
+		}
+	}
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *c;
+		json_object_foreach (mut(v), k, c) {
+			if (has_real(c))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 enum vouch_rc vouch_tuf_parse(const void *data, size_t len, size_t max, enum vouch_tuf_type type,
 			      json_t **out, struct vouch_err *err)
 {
@@ -573,6 +597,10 @@ enum vouch_rc vouch_tuf_parse(const void *data, size_t len, size_t max, enum vou
 		}
 	}
 	rc = vouch_tuf_check_signed(type, s, err);
+	/* Signatures are over the canonical form, which has no such numbers:
+	 * a body holding one can never verify, so it is malformed. */
+	if (rc == VOUCH_OK && has_real(s))
+		rc = FAIL("signed: a floating-point number (canonical JSON has none)");
 out:
 	if (rc == VOUCH_OK)
 		*out = env;
@@ -682,11 +710,11 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 	size_t nsig = json_array_size(signatures);
 	/* Key ids already tried (only the first signature of a key id is
 	 * considered, so that padding the list with signatures costs nothing:
-	 * at most one verification per key of the role), and the public keys
+	 * at most one verification per key of the role), and the keys
 	 * counted: the same public key listed under two key ids still counts
 	 * once. */
 	const char **seen = NULL;
-	char **seen_keys = NULL;
+	struct vouch_key **counted = NULL;
 	unsigned count = 0;
 	size_t ntried = 0;
 	uint8_t *sig = NULL;
@@ -694,9 +722,9 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 	if (rc != VOUCH_OK)
 		goto out;
 	seen = calloc(nsig + 1, sizeof(*seen));
-	seen_keys = calloc(nsig + 1, sizeof(*seen_keys));
+	counted = calloc(nsig + 1, sizeof(*counted));
 	sig = malloc(VOUCH_SIG_MAX);
-	if (seen == NULL || seen_keys == NULL || sig == NULL) {
+	if (seen == NULL || counted == NULL || sig == NULL) {
 		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -722,22 +750,17 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 		int ok = vouch_hex_decode(hex, strlen(hex), sig, VOUCH_SIG_MAX, &siglen, NULL) ==
 			     VOUCH_OK &&
 			 vouch_key_verify(key, msg.data, msg.len, sig, siglen, NULL) == VOUCH_OK;
-		/* The key's identity is its public key re-encoded (SPKI PEM),
-		 * not a key id: those differ with the keytype spelling
-		 * ("ecdsa" or "ecdsa-sha2-nistp256") of one and the same key. */
-		char *pem = NULL;
-		if (ok && vouch_key_public_pem(key, &pem, NULL) != VOUCH_OK) {
-			vouch_key_free(key);
-			rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
-			goto out;
-		}
+		/* The key's identity is its public key compared as a key (the
+		 * point, the modulus), neither a key id nor an encoding: those
+		 * differ with the keytype or scheme spelling ("ecdsa" or
+		 * "ecdsa-sha2-nistp256", PSS or PKCS#1 v1.5) and with an EC
+		 * point written compressed or not, for one and the same key. */
 		for (unsigned j = 0; ok && j < count; j++)
-			ok = strcmp(seen_keys[j], pem) != 0;
+			ok = !vouch_key_same_public(counted[j], key);
 		if (ok)
-			seen_keys[count++] = pem; /* freed at out */
+			counted[count++] = key; /* freed at out */
 		else
-			free(pem);
-		vouch_key_free(key);
+			vouch_key_free(key);
 	}
 	if (nvalid != NULL)
 		*nvalid = count;
@@ -746,12 +769,12 @@ enum vouch_rc vouch_tuf_verify_threshold(const char *role, const json_t *signed_
 				   "%s: signature threshold %" PRId64 " not met (%u valid)", role,
 				   threshold, count);
 out:
-	if (seen_keys != NULL) {
+	if (counted != NULL) {
 		for (unsigned j = 0; j < count; j++)
-			free(seen_keys[j]);
+			vouch_key_free(counted[j]);
 	}
 	free(seen);
-	free(seen_keys);
+	free(counted);
 	free(sig);
 	vouch_buf_free(&msg);
 	return rc;
