@@ -633,6 +633,12 @@ static int run_add(int argc, char **argv)
 	if (one(&a, O_CUSTOM)) {
 		rc = vouch_json_parse(one(&a, O_CUSTOM), strlen(one(&a, O_CUSTOM)), 64 * 1024,
 				      &custom, &err);
+		/* It will be signed: refuse now what canonical JSON cannot
+		 * encode (a real number), before anything is written. */
+		struct vouch_buf canon = {0};
+		if (rc == VOUCH_OK)
+			rc = vouch_canon_encode(custom, &canon, &err);
+		vouch_buf_free(&canon);
 		if (rc != VOUCH_OK) {
 			vouch_err_prefix(&err, "--custom: ");
 			err.code = VOUCH_E_USAGE;

@@ -239,6 +239,13 @@ def test_custom_fields(vouch, keys, repo, image):
     assert "format" in p.stderr
     vouch("repo", "add", repo, image, "--name", "app/b.tar", "--key", priv(keys, "app"),
           "--custom", "[1,", check=2)
+    # Canonical JSON has no real numbers: refused before anything is added.
+    before = (repo / "staged" / "app.json").read_bytes()
+    p = vouch("repo", "add", repo, image, "--name", "app/c.tar", "--key", priv(keys, "app"),
+              "--custom", '{"ratio": 1.5}', check=2)
+    assert "--custom" in p.stderr and "added" not in p.stdout
+    assert (repo / "staged" / "app.json").read_bytes() == before
+    assert not list((repo / "targets").rglob("*c.tar"))
 
 
 def test_add_refuses_name_not_covered_by_patterns(vouch, keys, repo, image):
