@@ -5,7 +5,8 @@
  *       hash of what was downloaded (checked against the SIGNED hashes)
  *   --stage (optional: decryption; see vouch_pipeline_stage)-->
  *       hash of what is written (sha256; equal to the signed hash when
- *       there is no stage, else checked against the expected plaintext)
+ *       there is no stage, else checked against the expected plaintext,
+ *       here or on the caller's re-read: out_checked_by_reread)
  *   --sink (installer: slot, directory, command)
  *
  * Nothing here makes the written bytes bootable: the caller (the agent's
@@ -57,13 +58,25 @@ struct vouch_pipeline_opts {
 	 * sha256, checked after final(). Ignored without a stage. */
 	uint64_t out_length;
 	const uint8_t *out_sha256;
+	/* 1: the caller re-reads everything the sink received and checks it
+	 * against out_sha256 before using it (the raw installer's
+	 * vouch_pipeline_verify_file), so the output is not hashed here: the
+	 * output length is still enforced (never more than out_length while
+	 * streaming, exactly out_length at the end), res->out_sha256 is set to
+	 * out_sha256 itself, and the two threads split the signed input hashes
+	 * as without a stage. Requires a stage and out_sha256 (VOUCH_E_USAGE
+	 * otherwise). A caller that does not re-read (archive, script) must
+	 * leave it 0: the output would then be used unchecked. */
+	int out_checked_by_reread;
 };
 
 struct vouch_pipeline_result {
 	uint64_t downloaded; /* bytes received over the network, resumes included */
 	unsigned resumes;    /* how many Range resumes were needed */
 	uint64_t out_length; /* bytes handed to the sink */
-	uint8_t out_sha256[VOUCH_SHA256_LEN]; /* sha256 of those bytes */
+	/* sha256 of those bytes; with out_checked_by_reread, the expected
+	 * out_sha256 (not yet checked: the caller's re-read does it) */
+	uint8_t out_sha256[VOUCH_SHA256_LEN];
 };
 
 /* Fills o with defaults: vouch_fetch_opts_default(), 5 retries, no

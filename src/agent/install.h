@@ -24,7 +24,10 @@
 /* Writes the pipeline's output into slot (file or block device), refusing
  * an image larger than the slot (VOUCH_E_LIMIT) before downloading; then
  * fsync, re-read and re-hash. size_hint is the size of what will be
- * written (the signed length, or the plaintext length when decrypting). */
+ * written (the signed length, or the plaintext length when decrypting).
+ * When decrypting (po->stage), the plaintext is not hashed while it
+ * streams: the re-read is checked against po->out_sha256, the signed
+ * plaintext sha256 (out_checked_by_reread). */
 enum vouch_rc agent_install_raw(const char *slot, uint64_t size_hint,
 				const struct vouch_pipeline_opts *po,
 				struct vouch_pipeline_result *res, struct vouch_err *err) VOUCH_WUR;

@@ -106,6 +106,7 @@ enum vouch_rc agent_install_raw(const char *slot, uint64_t size_hint,
 				struct vouch_pipeline_result *res, struct vouch_err *err)
 {
 	struct raw_sink s = {-1, slot, NULL, 0, 0, 0, 0, 0};
+	struct vouch_pipeline_opts o = *po;
 	struct stat st;
 	uint64_t size = 0;
 	enum vouch_rc rc = VOUCH_OK;
@@ -140,7 +141,11 @@ enum vouch_rc agent_install_raw(const char *slot, uint64_t size_hint,
 		rc = vouch_err_set(err, VOUCH_E_NOMEM, "out of memory");
 		goto out;
 	}
-	rc = vouch_pipeline_run(po, raw_write, &s, res, err);
+	/* With a stage (decryption), the slot is re-read below against the
+	 * SIGNED plaintext sha256 before anything can boot it: hashing the
+	 * plaintext while it streams as well would only cost a core. */
+	o.out_checked_by_reread = o.stage != NULL;
+	rc = vouch_pipeline_run(&o, raw_write, &s, res, err);
 	if (rc == VOUCH_OK)
 		rc = flush(&s, err);
 	if (rc != VOUCH_OK)
@@ -150,6 +155,13 @@ enum vouch_rc agent_install_raw(const char *slot, uint64_t size_hint,
 		goto out;
 	}
 	rc = vouch_pipeline_verify_file(slot, res->out_length, res->out_sha256, err);
+	if (rc == VOUCH_E_VERIFY && o.out_checked_by_reread && err != NULL) {
+		char why[VOUCH_ERR_MSG_MAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		rc = vouch_err_set(err, VOUCH_E_VERIFY,
+				   "%s: decrypted content does not match its signed sha256 (%s)",
+				   o.label, why);
+	}
 out:
 	free(s.buf);
 	close(s.fd);

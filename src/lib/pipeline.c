@@ -17,7 +17,8 @@
 #include "vouch/tuf.h"
 
 /* A second core hashes the signed algorithm(s) that the receiving thread
- * does not (sha512; with a stage, sha256 too: see vouch_pipeline_run):
+ * does not (sha512; with a stage whose output is hashed, sha256 too: see
+ * vouch_pipeline_run):
  * TUF wants every listed hash checked, and one core cannot do both at
  * network and disk speed. Blocks are copied into a small ring (bounded
  * memory). */
@@ -148,6 +149,7 @@ struct run {
 	struct worker *worker;	       /* the other signed algorithm(s), or NULL */
 	uint64_t have;		       /* bytes of the resource received and used */
 	uint64_t out_len;
+	int over; /* the stage emitted more than out_length */
 	uint64_t downloaded;
 	int tty;
 	double last_draw;
@@ -200,10 +202,13 @@ static enum vouch_rc to_sink(void *ctx, const void *p, size_t n, struct vouch_er
 {
 	struct run *r = ctx;
 	const struct vouch_pipeline_opts *o = r->o;
-	if (o->stage != NULL && o->out_length > 0 && n > o->out_length - r->out_len)
+	if (o->stage != NULL && (o->out_length > 0 || o->out_sha256 != NULL) &&
+	    n > o->out_length - r->out_len) {
+		r->over = 1;
 		return vouch_err_set(err, VOUCH_E_VERIFY,
 				     "%s: more output than the expected %llu bytes", o->label,
 				     (unsigned long long)o->out_length);
+	}
 	enum vouch_rc rc = VOUCH_OK;
 	if (r->out_hash != NULL) {
 		rc = vouch_hasher_update(r->out_hash, p, n, err);
@@ -256,20 +261,29 @@ enum vouch_rc vouch_pipeline_run(const struct vouch_pipeline_opts *o, vouch_pipe
 	r.sink_ctx = sink_ctx;
 	r.tty = o->progress && isatty(2);
 	r.start = now_s();
+	/* Fail closed: without the expected sha256 there would be nothing
+	 * for the caller's re-read to check against. */
+	if (o->out_checked_by_reread && (o->stage == NULL || o->out_sha256 == NULL))
+		return vouch_err_set(err, VOUCH_E_USAGE,
+				     "%s: out_checked_by_reread needs a stage and out_sha256",
+				     o->label);
 	unsigned algs = vouch_tuf_hash_algs(o->hashes);
 	if (algs == 0)
 		return vouch_err_set(err, VOUCH_E_UNSUPPORTED,
 				     "%s: no supported hash (sha256, sha512) is signed", o->label);
 	/* Without a stage the output is the input: its sha256 comes from the
-	 * input hasher when the signature lists sha256 (one pass less). */
+	 * input hasher when the signature lists sha256 (one pass less). When
+	 * the caller re-reads the output against out_sha256, it is not
+	 * hashed here at all. */
 	int reuse = o->stage == NULL && (algs & VOUCH_HASH_SHA256);
+	int hash_out = !reuse && !o->out_checked_by_reread;
 	/* This thread receives, writes, and hashes sha256 (the fastest with
-	 * SHA-NI); the hashing thread takes sha512. With a stage, this thread
-	 * also decrypts and hashes the output, so the hashing thread takes
-	 * every signed algorithm of the input (the two threads are then about
-	 * equally busy). */
+	 * SHA-NI); the hashing thread takes sha512. With a stage whose output
+	 * is hashed here, this thread also decrypts and hashes the output, so
+	 * the hashing thread takes every signed algorithm of the input (the
+	 * two threads are then about equally busy). */
 	unsigned main_algs = 0;
-	if (o->stage == NULL)
+	if (o->stage == NULL || !hash_out)
 		main_algs = (algs & VOUCH_HASH_SHA256) ? VOUCH_HASH_SHA256 : algs;
 	if (algs != main_algs) {
 		rc = worker_start(&wk, algs & ~main_algs, err);
@@ -279,7 +293,7 @@ enum vouch_rc vouch_pipeline_run(const struct vouch_pipeline_opts *o, vouch_pipe
 	}
 	if (main_algs != 0)
 		rc = vouch_hasher_new(main_algs, &r.in_hash, err);
-	if (rc == VOUCH_OK && !reuse)
+	if (rc == VOUCH_OK && hash_out)
 		rc = vouch_hasher_new(VOUCH_HASH_SHA256, &r.out_hash, err);
 	if (rc != VOUCH_OK)
 		goto out;
@@ -346,8 +360,28 @@ enum vouch_rc vouch_pipeline_run(const struct vouch_pipeline_opts *o, vouch_pipe
 		goto out;
 	if (o->stage != NULL) {
 		rc = o->stage->final(o->stage->ctx, to_sink, &r, err);
+		/* The decryptor reports any failure of its last chunk as
+		 * "does not authenticate": say what really happened. */
+		if (rc != VOUCH_OK && r.over)
+			rc = vouch_err_set(err, VOUCH_E_VERIFY,
+					   "%s: more output than the expected %llu bytes", o->label,
+					   (unsigned long long)o->out_length);
 		if (rc != VOUCH_OK)
 			goto out;
+	}
+	if (o->out_checked_by_reread) {
+		/* Only the length is known here; the sha256 is the expected
+		 * one, for the caller's re-read to check. */
+		if (r.out_len != o->out_length) {
+			rc = vouch_err_set(err, VOUCH_E_VERIFY,
+					   "%s: decrypted content is %llu bytes, signed %llu",
+					   o->label, (unsigned long long)r.out_len,
+					   (unsigned long long)o->out_length);
+			goto out;
+		}
+		res->out_length = r.out_len;
+		memcpy(res->out_sha256, o->out_sha256, VOUCH_SHA256_LEN);
+		goto out;
 	}
 	if (r.out_hash != NULL) {
 		rc = vouch_hasher_final(r.out_hash, &out_d, err);

@@ -908,6 +908,75 @@ def test_encrypted_release_with_a_short_plaintext_hash_is_refused(world):
     assert not (dev.dir / "bootenv").exists() or "vouch_trial" not in dev.bootenv()
 
 
+def _encrypted(world, plain, tag):
+    """plain encrypted for world.tmp/group (made once); the ciphertext."""
+    vouch = binary("vouch")
+    if not (world.tmp / "group").exists():
+        run([vouch, "keygen", "--type", "x25519", "--no-passphrase", "--out",
+             world.tmp / "group"], check=0, env={"VOUCH_KEY_LOG": str(world.tmp / "kl")})
+    (world.tmp / f"plain-{tag}").write_bytes(plain)
+    run([vouch, "encrypt", "--to", world.tmp / "group.pub", "-o", world.tmp / f"ct-{tag}",
+         world.tmp / f"plain-{tag}"], check=0)
+    return (world.tmp / f"ct-{tag}").read_bytes()
+
+
+def test_encrypted_release_with_wrong_signed_plaintext_is_refused(world):
+    """The ciphertext is authentic (signed hashes and AEAD both pass), but the
+    signed plaintext_sha256 / plaintext_length do not describe what it
+    decrypts to. Raw: the slot is written, then its re-read is checked
+    against the signed plaintext sha256 and refused before the boot
+    environment is touched. Archive: refused on the stream, nothing made
+    live."""
+    import hashlib
+    world.release("os/stable/fw-1.img", "1.0.0", 0)
+    dev = world.device()
+    dev.config.write_text(dev.config.read_text().replace(
+        "data-dir =", f"decryption-key = {world.tmp / 'group'}\ndata-dir ="))
+    plain = image(70000, "wrong plaintext")
+    ct = _encrypted(world, plain, "raw")
+    install_and_commit(dev)
+    env_before = (dev.dir / "bootenv").read_bytes()
+    assert dev.bootenv()["vouch_active"] == "b"
+
+    wrong = bytearray(hashlib.sha256(plain).digest())
+    wrong[31] ^= 1
+    enc = {"encryption": {"suite": "vouch-enc-v1/aes-256-gcm", "plaintext_length": len(plain),
+                          "plaintext_sha256": wrong.hex()}}
+    world.release("os/stable/fw-2.img", "2.0.0", 0, data=ct, custom=enc)
+    p = dev.agent("update", check=1)
+    assert "decrypted content does not match its signed sha256" in p.stdout + p.stderr
+    assert "re-read sha256 mismatch" in p.stdout + p.stderr
+    assert (dev.dir / "bootenv").read_bytes() == env_before
+    t = dev.tier("os")
+    assert t["running"]["version"] == "1.0.0" and not t.get("pending")
+
+    # A plaintext length one byte short or long, with the right hash.
+    for n, (delta, why) in enumerate(((-1, "more output than the expected"),
+                                      (1, "decrypted content is"))):
+        enc = {"encryption": {"suite": "vouch-enc-v1/aes-256-gcm",
+                              "plaintext_length": len(plain) + delta,
+                              "plaintext_sha256": hashlib.sha256(plain).hexdigest()}}
+        world.release(f"os/stable/fw-{3 + n}.img", f"{3 + n}.0.0", 0, data=ct, custom=enc)
+        p = dev.agent("update", check=1)
+        assert why in p.stdout + p.stderr, p.stdout
+        assert (dev.dir / "bootenv").read_bytes() == env_before
+        t = dev.tier("os")
+        assert t["running"]["version"] == "1.0.0" and not t.get("pending")
+    assert dev.reboot() == "b"
+    assert dev.tier("os")["running"]["version"] == "1.0.0"
+
+    # Archive: the same lie about the plaintext, caught on the stream.
+    tgz = tarball([("VERSION", "file", "6.0.0\n")])
+    enc = {"format": "archive",
+           "encryption": {"suite": "vouch-enc-v1/aes-256-gcm", "plaintext_length": len(tgz),
+                          "plaintext_sha256": hashlib.sha256(tgz + b"x").hexdigest()}}
+    world.release("app/prod/app-6.0.0.tar.gz", "6.0.0", 0, data=_encrypted(world, tgz, "app"),
+                  custom=enc)
+    p = dev.agent("update", check=1)
+    assert "decrypted content does not match its signed length and sha256" in p.stdout + p.stderr
+    assert not os.path.lexists(dev.dir / "app" / "current")
+
+
 # ----------------------------------- review: the tier must be the signer
 
 def _canonical(obj):

@@ -236,6 +236,106 @@ static void test_stage_output_checked(void **state)
 	json_decref(h);
 }
 
+/* out_checked_by_reread (the raw installer with decryption): the output is
+ * not hashed while it streams, so a wrong signed plaintext sha256 passes
+ * the run and must be caught by the re-read of what was written, which is
+ * checked against the signed value the run hands back; the plaintext
+ * length is still enforced by the run; the input hashes, now split
+ * between the two threads, are still all checked; and the option is
+ * refused without a stage or an expected sha256. */
+static void test_output_checked_by_reread(void **state)
+{
+	(void)state;
+	struct vouch_pipeline_opts o;
+	struct vouch_pipeline_result res;
+	struct vouch_buf out = {0};
+	struct vouch_err err;
+	struct vouch_pipeline_stage st = {NULL, xor_update, xor_final};
+	char slot[160];
+	uint8_t *plain = malloc(SIZE);
+	uint8_t want[VOUCH_SHA256_LEN];
+	assert_non_null(plain);
+	snprintf(slot, sizeof(slot), "%s/reread-slot", dir);
+	for (size_t i = 0; i < SIZE; i++)
+		plain[i] = data[i] ^ 0x5a;
+	vouch_sha256(plain, SIZE, want);
+	json_t *h = hashes_of(data, SIZE, 0);
+	opts(&o, h, SIZE);
+	o.stage = &st;
+	o.out_length = SIZE;
+	o.out_sha256 = want;
+	o.out_checked_by_reread = 1;
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_OK);
+	assert_int_equal(res.out_length, SIZE);
+	assert_memory_equal(out.data, plain, SIZE);
+	assert_memory_equal(res.out_sha256, want, sizeof(want));
+	assert_int_equal(vouch_file_write_atomic(slot, out.data, out.len, 0644, &err), VOUCH_OK);
+	assert_int_equal(vouch_pipeline_verify_file(slot, res.out_length, res.out_sha256, &err),
+			 VOUCH_OK);
+	vouch_buf_free(&out);
+
+	/* A wrong signed plaintext sha256: the run cannot see it, the re-read
+	 * of the written bytes against the value it returns refuses. */
+	want[7] ^= 1;
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_OK);
+	assert_memory_equal(res.out_sha256, want, sizeof(want));
+	assert_int_equal(vouch_file_write_atomic(slot, out.data, out.len, 0644, &err), VOUCH_OK);
+	assert_int_equal(vouch_pipeline_verify_file(slot, res.out_length, res.out_sha256, &err),
+			 VOUCH_E_VERIFY);
+	assert_non_null(strstr(err.msg, "re-read sha256 mismatch"));
+	want[7] ^= 1;
+	vouch_buf_free(&out);
+
+	/* A wrong signed plaintext length: shorter is refused while
+	 * streaming, longer (and zero) at the end or at the first byte. */
+	const uint64_t lens[] = {SIZE - 1, 1, SIZE + 1, 0};
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		o.out_length = lens[i];
+		assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_VERIFY);
+		assert_true(strstr(err.msg, "more output than the expected") != NULL ||
+			    strstr(err.msg, "decrypted content is") != NULL);
+		assert_true(out.len <= lens[i]);
+		assert_int_equal(res.out_length, 0);
+		vouch_buf_free(&out);
+	}
+	o.out_length = SIZE;
+
+	/* Every signed input hash is still checked (sha256 on this thread,
+	 * sha512 on the hashing thread). */
+	for (int alg = 0; alg < 2; alg++) {
+		uint8_t d256[VOUCH_SHA256_LEN], d512[VOUCH_SHA512_LEN];
+		char h256[2 * VOUCH_SHA256_LEN + 1], h512[2 * VOUCH_SHA512_LEN + 1];
+		vouch_sha256(data, SIZE, d256);
+		vouch_sha512(data, SIZE, d512);
+		if (alg == 0)
+			d256[9] ^= 1;
+		else
+			d512[9] ^= 1;
+		vouch_hex_encode(d256, sizeof(d256), h256);
+		vouch_hex_encode(d512, sizeof(d512), h512);
+		json_t *bad = json_pack("{s:s, s:s}", "sha256", h256, "sha512", h512);
+		o.hashes = bad;
+		assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_VERIFY);
+		assert_non_null(strstr(err.msg, alg == 0 ? "sha256" : "sha512"));
+		vouch_buf_free(&out);
+		json_decref(bad);
+	}
+	o.hashes = h;
+
+	/* Fail closed: nothing to check the re-read against, or no stage. */
+	o.out_sha256 = NULL;
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_USAGE);
+	assert_int_equal(out.len, 0);
+	o.out_sha256 = want;
+	o.stage = NULL;
+	assert_int_equal(vouch_pipeline_run(&o, to_buf, &out, &res, &err), VOUCH_E_USAGE);
+	assert_int_equal(out.len, 0);
+	vouch_buf_free(&out);
+	assert_int_equal(unlink(slot), 0);
+	free(plain);
+	json_decref(h);
+}
+
 /* Only one algorithm signed: it alone is checked, and the sha256 for the
  * re-read is still right when only sha512 is signed. */
 static void test_one_algorithm(void **state)
@@ -334,6 +434,7 @@ int main(void)
 	    cmocka_unit_test(test_wrong_hash),
 	    cmocka_unit_test(test_length_is_a_cap),
 	    cmocka_unit_test(test_stage_output_checked),
+	    cmocka_unit_test(test_output_checked_by_reread),
 	    cmocka_unit_test(test_one_algorithm),
 	    cmocka_unit_test(test_reread_blocks),
 	};
