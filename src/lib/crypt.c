@@ -749,8 +749,9 @@ struct stream {
 	uint64_t counter;
 	uint8_t *buf; /* chunk + tag bytes */
 	size_t buf_len;
-	uint8_t *out; /* chunk + tag bytes */
-	int state;    /* 0 header, 1 payload, 2 done, -1 failed */
+	uint8_t *out;	 /* chunk + tag bytes */
+	int state;	 /* 0 header, 1 payload, 2 done, -1 failed */
+	int auth_failed; /* the last stream_open failed to authenticate */
 };
 
 static enum vouch_rc stream_init(struct stream *s, uint16_t aead, uint32_t chunk,
@@ -811,6 +812,7 @@ static enum vouch_rc stream_open(struct stream *s, const uint8_t *ct, size_t n, 
 					   s->aad, sizeof(s->aad), ct, n, s->out, err);
 	if (rc == VOUCH_OK && s->cipher != NULL)
 		s->cipher = NULL;
+	s->auth_failed = rc == VOUCH_E_VERIFY;
 	if (rc == VOUCH_E_VERIFY)
 		return vouch_err_set(err, VOUCH_E_VERIFY,
 				     "encrypted file: chunk %llu does not authenticate (corrupted, "
@@ -1138,7 +1140,9 @@ enum vouch_rc vouch_decryptor_final(struct vouch_decryptor *d, vouch_crypt_out_c
 				   "encrypted file: truncated (the last chunk is missing)");
 	} else {
 		rc = stream_open(s, s->buf, s->buf_len, 1, &d->emitted, out_cb, ctx, err);
-		if (rc == VOUCH_E_VERIFY)
+		/* Only the AEAD's own failure is relabelled; an error of the
+		 * output callback keeps its message. */
+		if (rc == VOUCH_E_VERIFY && s->auth_failed)
 			vouch_err_set(err, VOUCH_E_VERIFY,
 				      "encrypted file: the last chunk does not authenticate "
 				      "(truncated, extended or corrupted)");

@@ -125,6 +125,47 @@ static size_t header_len_of(const struct sink *s)
 	return info.header_len;
 }
 
+static enum vouch_rc refusing_cb(void *ctx, const uint8_t *p, size_t n, struct vouch_err *err)
+{
+	(void)ctx;
+	(void)p;
+	(void)n;
+	return vouch_err_set(err, VOUCH_E_VERIFY, "the sink refuses this output");
+}
+
+/* An error of the output callback on the last chunk keeps its own message:
+ * only a real authentication failure says "does not authenticate". */
+static void test_sink_error_on_last_chunk_keeps_its_message(void **state)
+{
+	(void)state;
+	struct vouch_crypt_key *id = NULL;
+	struct vouch_err err;
+	struct sink ct;
+	assert_int_equal(vouch_crypt_key_generate(VOUCH_HPKE_KEM_X25519_SHA256, &id, &err),
+			 VOUCH_OK);
+	const struct vouch_crypt_key *r[] = {id};
+	struct vouch_crypt_params params = {0, 0}; /* the defaults */
+	uint8_t pt[100] = {1};
+	encrypt_mem(r, 1, &params, pt, sizeof(pt), &ct);
+	struct vouch_decryptor *d = NULL;
+	assert_int_equal(vouch_decryptor_new(id, &d, &err), VOUCH_OK);
+	assert_int_equal(vouch_decryptor_update(d, ct.b.data, ct.b.len, refusing_cb, NULL, &err),
+			 VOUCH_OK);
+	assert_int_equal(vouch_decryptor_final(d, refusing_cb, NULL, &err), VOUCH_E_VERIFY);
+	assert_string_equal(err.msg, "the sink refuses this output");
+	vouch_decryptor_free(d);
+	/* The same file with its last tag flipped: the AEAD's failure. */
+	ct.b.data[ct.b.len - 1] ^= 1;
+	assert_int_equal(vouch_decryptor_new(id, &d, &err), VOUCH_OK);
+	assert_int_equal(vouch_decryptor_update(d, ct.b.data, ct.b.len, refusing_cb, NULL, &err),
+			 VOUCH_OK);
+	assert_int_equal(vouch_decryptor_final(d, refusing_cb, NULL, &err), VOUCH_E_VERIFY);
+	assert_non_null(strstr(err.msg, "the last chunk does not authenticate"));
+	vouch_decryptor_free(d);
+	vouch_buf_free(&ct.b);
+	vouch_crypt_key_free(id);
+}
+
 /* -------------------------------------------------------------- round trips */
 
 static void test_round_trips(void **state)
@@ -781,6 +822,7 @@ int main(void)
 	    cmocka_unit_test(test_header_limits),
 	    cmocka_unit_test(test_key_files),
 	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_sink_error_on_last_chunk_keeps_its_message),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
