@@ -20,7 +20,8 @@ import pytest
 from conftest import binary, run
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from tufrepo import Client, EcdsaP384Key, Key, Repo, Role, RsaPkcs1Key, canonical, dump, sign
+from tufrepo import (Client, EcdsaP384Key, Key, Repo, Role, RsaPkcs1Key, alias_key, canonical,
+                     dump, sign)
 
 TOP_FILES = ("root.json", "timestamp.json", "snapshot.json", "targets.json")
 
@@ -585,11 +586,7 @@ def test_duplicate_keys_root(make_client):
     k = EcdsaKey()
     aliases = []
     for i in range(10):
-        a = EcdsaKey.__new__(EcdsaKey)
-        a.priv = k.priv
-        a.public = dict(k.public, **({"x-alias": i} if i else {}))
-        a.keyid = hashlib.sha256(canonical(a.public)).hexdigest()
-        aliases.append(a)
+        aliases.append(alias_key(k, **({"x-alias": i} if i else {})))
     # Added to the snapshot key, as the suite does (nothing rotated out,
     # so the trusted copies stay: 5.3.11).
     r.keys["snapshot"] = r.keys["snapshot"] + aliases
@@ -617,11 +614,7 @@ def test_key_compromise_same_ecdsa_key_under_both_keytype_spellings(make_client)
     c.init()
     c.refresh()
     k = EcdsaKey()
-    legacy = EcdsaKey.__new__(EcdsaKey)
-    legacy.priv = k.priv
-    legacy.public = dict(k.public, keytype="ecdsa-sha2-nistp256")
-    legacy.keyid = hashlib.sha256(canonical(legacy.public)).hexdigest()
-    assert legacy.keyid != k.keyid
+    legacy = alias_key(k, keytype="ecdsa-sha2-nistp256")
     r.keys["snapshot"] = [k, legacy]
     r.thresholds["snapshot"] = 2
     bump_root(r)

@@ -157,6 +157,19 @@ class EcdsaP384Key(Key):
         return self.priv.sign(data, ec.ECDSA(hashes.SHA384())).hex()
 
 
+def alias_key(key, cls=None, **public):
+    """The same private key under another public spelling (public fields
+    replaced by `public`), hence another key id: a test of whether a client
+    counts keys or key ids. cls: the signing class (default: key's)."""
+    cls = cls or type(key)
+    a = cls.__new__(cls)
+    a.priv = key.priv
+    a.public = dict(key.public, **public)
+    a.keyid = hashlib.sha256(canonical(a.public)).hexdigest()
+    assert a.keyid != key.keyid or not public
+    return a
+
+
 def sign(signed, keys, extra_sigs=()):
     """Envelope {signatures, signed} signed by each key (a key listed twice
     signs twice); extra_sigs are appended as given."""
